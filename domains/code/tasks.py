@@ -1,0 +1,2 @@
+"""Eval tasks of this domain (placeholder until the benchmark work lands)."""
+TASKS = ()

@@ -1,0 +1,3 @@
+from .plugin import DOMAIN
+
+__all__ = ["DOMAIN"]
