@@ -1,0 +1,159 @@
+"""`domain-electra run RECIPE.yaml` and the quickstart: chain the stages, resume where a run stopped.
+
+A recipe names the domain, an output folder, and one section per stage (the keys of that stage's
+config). Each stage writes `<out>/<stage>/`; a complete stage is skipped, so rerunning after an
+interruption continues with the first unfinished stage (pretraining resumes from its last checkpoint).
+"""
+from __future__ import annotations
+
+import json
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from rich.console import Console
+
+from . import stages
+from .config import apply_overrides, from_dict, read_yaml, to_dict
+from .errors import UserError
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A whole run. Every section holds the keys of that stage's config.
+
+    domain: domain name or plugin path.  out: folder that receives one sub-folder per stage.
+    corpus: CorpusConfig keys (sources, workers, ...).  tokenizer: TokenizerTrainConfig keys, or omit
+    it to use the `pretrain.init` checkpoint's own tokenizer.  pack: PackConfig keys (seq_len, ...).
+    pretrain: PretrainConfig keys.  baseline: extra PretrainConfig keys for an untrained twin of the
+    model (same init, 0 steps) that the benchmark compares against; omit to skip it.
+    bench: BenchConfig keys (suite, limit, seeds, models: {name: path} of further baselines); omit to
+    stop after pretraining.
+    """
+
+    domain: str
+    out: str
+    corpus: dict = field(default_factory=dict)
+    tokenizer: Optional[dict] = None
+    pack: dict = field(default_factory=dict)
+    pretrain: dict = field(default_factory=dict)
+    baseline: Optional[dict] = None
+    bench: Optional[dict] = None
+
+
+def load_recipe(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    data = apply_overrides(read_yaml(path), overrides)
+    recipe = from_dict(Recipe, data)
+    _stage_configs(recipe)  # check every section now, not after an hour of pretraining
+    return recipe
+
+
+def _stage_configs(recipe: Recipe) -> dict[str, Any]:
+    configs: dict[str, Any] = {
+        "corpus": from_dict(stages.config_class("corpus"), {"domain": recipe.domain, **recipe.corpus}, "corpus"),
+        "pack": from_dict(stages.config_class("pack"), dict(recipe.pack), "pack"),
+        "pretrain": from_dict(stages.config_class("pretrain"), dict(recipe.pretrain), "pretrain"),
+    }
+    if recipe.tokenizer is not None:
+        configs["tokenizer"] = from_dict(stages.config_class("tokenizer"),
+                                         {"domain": recipe.domain, **recipe.tokenizer}, "tokenizer")
+    if recipe.baseline is not None:
+        configs["baseline"] = from_dict(stages.config_class("pretrain"),
+                                        {**recipe.pretrain, **recipe.baseline}, "baseline")
+    if recipe.bench is not None:
+        bench = dict(recipe.bench)
+        bench.setdefault("models", {})
+        configs["bench"] = bench
+    return configs
+
+
+def run_recipe(recipe: Recipe, progress: bool = True) -> dict[str, Path]:
+    """Run the recipe's stages in order; returns each stage's folder."""
+    from .registry import get_domain
+
+    get_domain(recipe.domain)
+    configs = _stage_configs(recipe)
+    out = Path(recipe.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False), encoding="utf-8")
+    folders: dict[str, Path] = {}
+
+    def step(name: str, fn, *args) -> Path:
+        console.rule(f"[bold]{name}")
+        result = fn(*args)
+        state = "up to date, skipped" if result.skipped else f"done in {result.manifest['seconds']:.1f}s"
+        console.print(f"[green]{name}[/green] -> {result.path} ({state})")
+        folders[name] = result.path
+        return result.path
+
+    corpus = step("corpus", stages.corpus_stage, configs["corpus"], out / "corpus", False, progress)
+    if "tokenizer" in configs:
+        tokenizer = step("tokenizer", stages.tokenizer_stage, configs["tokenizer"], corpus, out / "tokenizer", False,
+                         progress)
+    else:
+        init = Path(str(configs["pretrain"].init))
+        if not init.is_dir():
+            raise UserError("the recipe has no `tokenizer:` section and pretrain.init is not a local folder; "
+                            "add a tokenizer section or point init at a checkpoint folder")
+        tokenizer = init
+    tokens = step("tokens", stages.pack_stage, configs["pack"], corpus, tokenizer, out / "tokens", False, progress)
+    pretrained = step("pretrain", stages.pretrain_stage, configs["pretrain"], tokens, out / "pretrain", False, progress)
+    if "baseline" in configs:
+        step("baseline", stages.pretrain_stage, configs["baseline"], tokens, out / "baseline", False, progress)
+    if "bench" in configs:
+        bench = dict(configs["bench"])
+        models = {}
+        if "baseline" in folders:
+            models["untrained"] = str(folders["baseline"] / "discriminator")
+        models.update(bench.pop("models"))
+        models["adapted"] = str(pretrained / "discriminator")
+        bench_config = from_dict(stages.config_class("bench"), {**bench, "models": models}, "bench")
+        step("bench", _bench_stage, bench_config, out / "bench", progress)
+    return folders
+
+
+def _bench_stage(config: Any, out: Path, progress: bool):
+    from .artifacts import run_stage
+    from .evaluation import run_bench
+
+    inputs = {name: path for name, path in config.models.items() if Path(path).exists()}
+    return run_stage("bench", out, config, inputs, lambda folder: run_bench(config, folder, progress=progress))
+
+
+def quickstart_recipe(out: Path, minutes: float) -> dict:
+    """The embedded default: real code (this machine's Python standard library), end to end on a CPU."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    suite = Path(__file__).resolve().parent / "evaluation" / "suites" / "quickstart.yaml"
+    return {
+        "domain": "code",
+        "out": str(out),
+        "corpus": {"sources": [stdlib], "max_docs": 600, "workers": 2, "decontaminate": True},
+        "tokenizer": {"vocab_size": 8000},
+        "pack": {"seq_len": 128},
+        "pretrain": {"init": "scratch:tiny", "max_minutes": minutes, "batch_size": 32, "lr": 1e-3,
+                     "warmup_steps": 50, "eval_every": 100, "save_every": 200, "seed": 0},
+        "baseline": {"max_steps": 0, "max_minutes": 0.0},
+        "bench": {"suite": str(suite), "limit": 2000, "seeds": 1},
+    }
+
+
+def quickstart(out: Path, minutes: float = 3.0, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Path]:
+    """Run the quickstart recipe and print where everything landed."""
+    recipe = from_dict(Recipe, apply_overrides(quickstart_recipe(Path(out), minutes), overrides))
+    folders = run_recipe(recipe)
+    bench = folders.get("bench")
+    console.rule("[bold]quickstart done")
+    console.print(f"recipe (rerun or edit it): {Path(out) / 'recipe.yaml'}")
+    if bench is not None:
+        for name in ("results.json", "report.md"):
+            console.print(f"{name}: {bench / name}")
+        for png in sorted(bench.glob("*.png")):
+            console.print(f"plot: {png}")
+        results = bench / "results.json"
+        if results.is_file():
+            console.print_json(json.dumps(json.loads(results.read_text()).get("summary", {})))
+    return folders
