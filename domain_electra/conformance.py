@@ -67,8 +67,12 @@ def _check_cleaners(domain: Domain) -> list[str]:
             problems.append(f"cleaner {step!r} is not callable")
             continue
         for text in domain.examples:
-            language = domain.languages[0]
-            result = step(Document(text=text, source="<example>", language=language))
+            language = domain.languages[0] if domain.languages else ""
+            try:
+                result = step(Document(text=text, source="<example>", language=language))
+            except Exception as exc:
+                problems.append(f"cleaner {getattr(step, '__name__', step)!r} raised {type(exc).__name__}: {exc}")
+                continue
             if isinstance(result, str):
                 if not REASON_PATTERN.match(result):
                     problems.append(f"cleaner {getattr(step, '__name__', step)!r} drop reason {result!r} "
