@@ -1,2 +1,12 @@
-"""Eval tasks of this domain (placeholder until the benchmark work lands)."""
-TASKS = ()
+"""Eval tasks of the legal domain (parsers live in domain_electra.evaluation)."""
+from domain_electra.domain import EvalTask
+from domain_electra.evaluation import data_legal
+
+TASKS: tuple[EvalTask, ...] = (
+    EvalTask(name="unfair-tos", kind="multilabel", metric="micro_f1",
+             description="Unfair clause categories of ToS sentences (published document folds): train en, "
+                         "test en/de/it/pl",
+             load=data_legal.load_unfair_tos, train_language="en", test_languages=data_legal.LANGUAGES,
+             data_subdir=data_legal.UNFAIR_TOS,
+             source_url="https://github.com/nlp-unibo/Multilingual-Unfair-Clause-Detection"),
+)

@@ -1,0 +1,255 @@
+"""`build_corpus`: sources -> cleaned, deduplicated, decontaminated Parquet shards + stats + summary."""
+from __future__ import annotations
+
+import json
+from contextlib import closing
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasketch import LeanMinHash, MinHashLSH
+
+from ..errors import UserError
+from . import steps as S
+from .decontaminate import NgramIndex, collect_test_texts
+from .pipeline import Plan, run_pool
+from .readers import ReadOptions, Skipped, Source, iter_sources
+from .stats import progress_bar, write_summary
+from .writer import ShardWriter, is_validation
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """A corpus build (`domain-electra corpus build`, or a recipe in corpora/*.yaml).
+
+    domain: a registered domain name (code, legal, medical, finance, or a plugin) or a plugin path; its
+        cleaners, file extensions and eval tasks (for decontamination) are used.
+    sources: folders (walked recursively, following symlinks safely, picking the domain's file
+        extensions), glob patterns and files (read whatever their extension), a folder written by
+        `datasets.save_to_disk`, or a Hugging Face hub id (online users only). Formats by extension:
+        text/markdown, HTML, XML, JSONL, JSON arrays, CSV, TSV, Parquet, source code; any of them
+        (except Parquet) may be gzip (.gz) or zstd (.zst) compressed.
+    exclude: fnmatch patterns of paths to leave out of folder walks and globs (e.g. "*/site-packages",
+        "*/build"); counted as "excluded".
+    text_field: the JSON key (dotted for nested), CSV/Parquet/dataset column, or XML element holding
+        the text (e.g. "sentence" for the FOMC CSVs, "Answer" for MedQuAD's XML).
+    join_rows: join the rows of each table file (CSV/TSV/JSONL/JSON/XML) into one document (chunked at
+        max_chars), for corpora stored one sentence per row.
+    workers: processes on this machine (1 = in-process and fully deterministic).
+    min_chars / max_chars: documents outside this length (after cleaning) are dropped; a record longer
+        than max_chars is skipped while reading, never loaded whole.
+    languages: keep-list of languages (ISO 639-1 codes for text, detected with langdetect; programming
+        languages for code, from the extension); empty keeps every language.
+    near_dup_threshold: MinHash-LSH Jaccard threshold on word 5-grams for near-duplicate removal
+        (0 disables it; exact duplicates are always removed).
+    decontaminate: drop documents sharing a `decontaminate_ngram`-word n-gram with the test split of any
+        eval task of the domain (tasks whose data is missing are skipped and noted in stats.json).
+    decontaminate_ngram: the n-gram length for decontamination (13, as in GPT-3).
+    data_dir: where the eval data sets live (default $DOMAIN_ELECTRA_DATA or ../shared/data).
+    val_fraction: share of documents in the validation split (chosen by content hash and seed, so the
+        split is the same whatever the order or worker count).
+    seed: the split seed.
+    max_docs: stop once this many documents are kept (0 = no cap); bounds the time of a quick run.
+    shard_docs: documents per Parquet shard.
+    cleaner_options: options for the domain's `make_cleaners` (see domains/<name>/cleaners.py), plus
+        `collapse_spaces` (default: false for the code domain, true otherwise).
+    """
+
+    domain: str
+    sources: list[str]
+    exclude: list[str] = field(default_factory=list)
+    text_field: str = "text"
+    join_rows: bool = False
+    workers: int = 1
+    min_chars: int = 100
+    max_chars: int = 1_000_000
+    languages: list[str] = field(default_factory=list)
+    near_dup_threshold: float = 0.8
+    decontaminate: bool = True
+    decontaminate_ngram: int = 13
+    data_dir: str | None = None
+    val_fraction: float = 0.05
+    seed: int = 0
+    max_docs: int = 0
+    shard_docs: int = 50_000
+    cleaner_options: dict = field(default_factory=dict)
+
+
+def check_config(config: CorpusConfig) -> None:
+    if not config.sources:
+        raise UserError("corpus build needs at least one --source (a folder, file, glob or dataset)")
+    if config.workers < 1:
+        raise UserError(f"workers must be >= 1, got {config.workers}")
+    if not 0 <= config.min_chars < config.max_chars:
+        raise UserError(f"need 0 <= min_chars < max_chars, got {config.min_chars} and {config.max_chars}")
+    if not 0 <= config.near_dup_threshold <= 1:
+        raise UserError(f"near_dup_threshold must be in [0, 1] (0 disables), got {config.near_dup_threshold}")
+    if not 0 <= config.val_fraction < 1:
+        raise UserError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
+    if config.shard_docs < 1 or config.max_docs < 0 or config.decontaminate_ngram < 1:
+        raise UserError("shard_docs and decontaminate_ngram must be >= 1 and max_docs >= 0")
+
+
+class Deduplicator:
+    """Exact (content hash) and near (MinHash LSH, datasketch) duplicate detection; first one wins.
+
+    Memory grows with the number of *kept* documents: 8 bytes each for exact dedup, plus datasketch's
+    in-memory LSH tables (roughly 1-2 KB a document) for near dedup.
+    """
+
+    def __init__(self, threshold: float):
+        self.seen: set[int] = set()
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=S.NUM_PERM) if threshold > 0 else None
+        self.keys = 0
+
+    def check(self, record: dict) -> str | None:
+        key = int(record["hash"][:16], 16)
+        if key in self.seen:
+            return "exact_duplicate"
+        if self.lsh is not None and record["signature"] is not None:
+            sig = LeanMinHash(seed=S.MINHASH_SEED, hashvalues=record["signature"], scheme="affine64")
+            if self.lsh.query(sig):
+                return "near_duplicate"
+            self.lsh.insert(self.keys, sig, check_duplication=False)
+            self.keys += 1
+        self.seen.add(key)
+        return None
+
+
+def _decontamination_index(config: CorpusConfig, domain) -> tuple[NgramIndex | None, dict]:
+    if not config.decontaminate:
+        return None, {"enabled": False}
+    texts, notes = collect_test_texts(domain, config.data_dir)
+    index = NgramIndex(texts, config.decontaminate_ngram) if texts else None
+    return index, {"enabled": True, "ngram": config.decontaminate_ngram, "tasks": notes,
+                   "test_texts": len(texts), "indexed_ngrams": len(index) if index else 0}
+
+
+def _enumerate(config: CorpusConfig, extensions: tuple[str, ...]) -> tuple[list[Source], Counter, list]:
+    sources, skipped, samples = [], Counter(), []
+    for item in iter_sources(config.sources, extensions, tuple(config.exclude)):
+        if isinstance(item, Skipped):
+            skipped[item.reason] += 1
+            if sum(1 for s in samples if s["reason"] == item.reason) < 3:
+                samples.append({"kind": "input", "reason": item.reason, "source": item.source, "text": "",
+                                "detail": item.detail})
+        else:
+            sources.append(item)
+    return sources, skipped, samples
+
+
+def build_corpus(config: CorpusConfig, out: Path, progress: bool = True) -> dict:
+    """Build the corpus into `out` (shards, stats.json, summary.md) and return the stats dict.
+
+    Raises UserError when nothing survives, naming the most frequent reasons (stats are written first).
+    """
+    from ..registry import get_domain
+
+    check_config(config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    domain = get_domain(config.domain)
+    t0 = time.time()
+    sources, input_skips, samples = _enumerate(config, tuple(domain.file_extensions))
+    index, decon = _decontamination_index(config, domain)
+    options = dict(config.cleaner_options)
+    collapse = bool(options.pop("collapse_spaces", domain.tokenizer.pretokenizer != "code"))
+    plan = Plan(domain=config.domain, read=ReadOptions(config.text_field, tuple(domain.file_extensions),
+                                                     config.max_chars, config.join_rows),
+                min_chars=config.min_chars, max_chars=config.max_chars, languages=tuple(config.languages),
+                cleaner_options=options, collapse_spaces=collapse, near_dedup=config.near_dup_threshold > 0,
+                index=index)
+    writers = {split: ShardWriter(out, split, config.shard_docs) for split in ("train", "validation")}
+    dedup = Deduplicator(config.near_dup_threshold)
+    totals = {"docs_in": 0, "bytes_in": 0, "sources_done": 0}
+    dropped, edits, languages = Counter(), Counter(), Counter()
+    pending: dict | None = None  # one train row held back so a tiny corpus still gets a validation doc
+    kept = 0
+    stopped_early = False
+    bar = progress_bar(sum(s.size for s in sources), enabled=progress)
+    batches = run_pool(sources, plan, config.workers)
+    with bar, closing(batches):  # closing: an early stop terminates the worker processes at once
+        task = bar.add_task("corpus", total=sum(s.size for s in sources) or None, docs=0, dps=0.0)
+        for batch in batches:
+            for key in totals:
+                totals[key] += batch[key]
+            input_skips.update(batch["skipped"])
+            dropped.update(batch["dropped"])
+            edits.update(batch["edits"])
+            for sample in batch["samples"]:
+                if sum(1 for s in samples if s["reason"] == sample["reason"]) < 3:
+                    samples.append(sample)
+            for record in batch["records"]:
+                reason = dedup.check(record)
+                if reason:
+                    dropped[reason] += 1
+                    if sum(1 for s in samples if s["reason"] == reason) < 3:
+                        samples.append({"kind": "document", "reason": reason, "source": record["source"],
+                                        "text": record["text"][:300], "detail": ""})
+                    continue
+                row = {k: record[k] for k in ("text", "source", "language", "hash")} | {"domain": domain.name}
+                languages[row["language"]] += 1
+                kept += 1
+                if is_validation(row["hash"], config.seed, config.val_fraction):
+                    writers["validation"].write(row)
+                else:
+                    if pending is not None:
+                        writers["train"].write(pending)
+                    pending = row
+                if config.max_docs and kept >= config.max_docs:
+                    stopped_early = True
+                    break
+            elapsed = max(time.time() - t0, 1e-9)
+            bar.update(task, advance=batch["done_bytes"], docs=kept, dps=totals["docs_in"] / elapsed)
+            if stopped_early:
+                break
+    if pending is not None:
+        empty_val = writers["validation"].docs == 0 and config.val_fraction > 0 and kept > 1
+        writers["validation" if empty_val else "train"].write(pending)
+    shards = {split: w.close() for split, w in writers.items()}
+    seconds = time.time() - t0
+    dedup_seen = kept + dropped["exact_duplicate"] + dropped["near_duplicate"]
+    stats: dict[str, Any] = {
+        "domain": domain.name,
+        "config": _plain(config),
+        "inputs": {"sources": len(sources), "sources_read": totals["sources_done"],
+                   "bytes_on_disk": sum(s.size for s in sources), "skipped": dict(input_skips.most_common())},
+        "documents": {"read": totals["docs_in"], "kept": kept, "train": shards["train"]["documents"],
+                      "validation": shards["validation"]["documents"], "dropped": dict(dropped.most_common())},
+        "bytes": {"in": totals["bytes_in"], "out": shards["train"]["bytes"] + shards["validation"]["bytes"]},
+        "languages": dict(languages.most_common()),
+        "duplicate_rate": round((dropped["exact_duplicate"] + dropped["near_duplicate"]) / dedup_seen, 4)
+        if dedup_seen else 0.0,
+        "edits": dict(edits.most_common()),
+        "phi": {k.split(":", 1)[1]: v for k, v in edits.most_common() if k.startswith("phi:")},
+        "decontamination": decon | {"dropped": dropped["contaminated"]},
+        "shards": {split: s["shards"] for split, s in shards.items()},
+        "workers": config.workers,
+        "seconds": round(seconds, 2),
+        "mb_per_s": round(totals["bytes_in"] / 1e6 / max(seconds, 1e-9), 2),
+        "stopped_early": stopped_early,
+        "samples": samples,
+    }
+    (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False, default=_json_default))
+    write_summary(stats, out / "summary.md")
+    if kept == 0:
+        reasons = (input_skips + dropped).most_common(3)
+        named = ", ".join(f"{r} ({n})" for r, n in reasons) or "no input documents found"
+        raise UserError(f"corpus build kept no documents from {', '.join(config.sources)}: top reasons: {named} "
+                        f"(see {out / 'stats.json'} for samples)")
+    return stats
+
+
+def _plain(config: CorpusConfig) -> dict:
+    from ..config import to_dict
+
+    return to_dict(config)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

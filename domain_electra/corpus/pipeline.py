@@ -1,0 +1,229 @@
+"""The per-document work (read, clean, hash, sign) and the local multiprocess pool that runs it.
+
+Workers do everything that needs no global state: reading, the generic and domain steps,
+decontamination, the content hash and the MinHash signature. They send batches of kept records and
+counters to the main process, which does exact and near deduplication (global state) and writes the
+shards. The result queue is bounded, so a fast reader cannot fill memory while the writer lags.
+
+A worker that raises on a source reports the source as `worker_error` and carries on; a worker that
+dies (segfault, OOM kill) is detected by its exit code, its source is counted as `worker_crashed` and a
+replacement is started: the pool never hangs.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+from ..domain import Document
+from . import steps as S
+from .decontaminate import NgramIndex
+from .readers import ReadOptions, Skipped, Source, read_source
+
+BATCH_DOCS = 256
+BATCH_CHARS = 4 << 20
+SAMPLES_PER_REASON = 3
+SAMPLE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a worker needs (picklable: the domain travels by name or path)."""
+
+    domain: str
+    read: ReadOptions
+    min_chars: int
+    max_chars: int
+    languages: tuple[str, ...]
+    cleaner_options: Mapping[str, Any] = field(default_factory=dict)
+    collapse_spaces: bool = True
+    near_dedup: bool = True
+    index: NgramIndex | None = None
+
+
+def build_steps(plan: Plan) -> list[S.Step]:
+    """normalise -> length -> language -> the domain's cleaners -> length again (cleaners shorten)."""
+    from ..registry import get_domain
+
+    domain = get_domain(plan.domain)
+    length = S.length(plan.min_chars, plan.max_chars)
+    return [S.normalize(plan.collapse_spaces), length, S.language(plan.languages),
+            *domain.cleaners(dict(plan.cleaner_options)), length]
+
+
+def new_batch() -> dict:
+    return {"records": [], "skipped": Counter(), "dropped": Counter(), "edits": Counter(), "samples": [],
+            "docs_in": 0, "bytes_in": 0, "done_bytes": 0, "sources_done": 0}
+
+
+class _Sampler:
+    """Up to SAMPLES_PER_REASON examples of each reason per process (the main keeps the first ones)."""
+
+    def __init__(self) -> None:
+        self.seen: Counter = Counter()
+
+    def take(self, batch: dict, kind: str, reason: str, source: str, text: str = "", detail: str = "") -> None:
+        if self.seen[(kind, reason)] < SAMPLES_PER_REASON:
+            self.seen[(kind, reason)] += 1
+            batch["samples"].append({"kind": kind, "reason": reason, "source": source,
+                                     "text": text[:SAMPLE_CHARS], "detail": detail})
+
+
+class Processor:
+    """Turns one Source into batches; built once per worker process (spaCy, tree-sitter load here)."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.steps = build_steps(plan)
+        self.sampler = _Sampler()
+
+    def skip(self, batch: dict, item: Skipped) -> None:
+        batch["skipped"][item.reason] += 1
+        self.sampler.take(batch, "input", item.reason, item.source, detail=item.detail)
+
+    def document(self, batch: dict, doc: Document) -> None:
+        batch["docs_in"] += 1
+        batch["bytes_in"] += len(doc.text.encode("utf-8", "surrogatepass"))
+        result = S.apply_steps(doc, self.steps)
+        if isinstance(result, str):
+            batch["dropped"][result] += 1
+            self.sampler.take(batch, "document", result, doc.source, doc.text)
+            return
+        hashes = S.word_hashes(result.text)
+        if self.plan.index is not None and self.plan.index.contains(hashes):
+            batch["dropped"]["contaminated"] += 1
+            self.sampler.take(batch, "document", "contaminated", doc.source, result.text)
+            return
+        batch["edits"].update(result.meta.get("edits", {}))
+        batch["records"].append({
+            "text": result.text, "source": result.source, "language": result.language or "unknown",
+            "hash": S.content_hash(result.text),
+            "signature": S.minhash_signature(hashes) if self.plan.near_dedup else None,
+        })
+
+    def process(self, src: Source) -> Iterator[dict]:
+        batch, chars = new_batch(), 0
+        for item in read_source(src, self.plan.read):
+            if isinstance(item, Skipped):
+                self.skip(batch, item)
+                continue
+            self.document(batch, item)
+            chars += len(item.text)
+            if len(batch["records"]) >= BATCH_DOCS or chars >= BATCH_CHARS:
+                yield batch
+                batch, chars = new_batch(), 0
+        batch["done_bytes"], batch["sources_done"] = src.size, 1
+        yield batch
+
+    def safe_process(self, src: Source) -> Iterator[dict]:
+        """`process`, with an unexpected exception turned into a counted `worker_error` for the source."""
+        try:
+            yield from self.process(src)
+        except Exception as exc:  # a bug or a pathological file must cost one source, not the build
+            batch = new_batch()
+            self.skip(batch, Skipped("worker_error", src.path, f"{type(exc).__name__}: {str(exc)[:120]}"))
+            batch["done_bytes"], batch["sources_done"] = src.size, 1
+            yield batch
+
+
+def crashed_batch(src: Source, exitcode: int | None) -> dict:
+    batch = new_batch()
+    batch["skipped"]["worker_crashed"] += 1
+    batch["samples"].append({"kind": "input", "reason": "worker_crashed", "source": src.path, "text": "",
+                             "detail": f"worker exit code {exitcode}"})
+    batch["done_bytes"], batch["sources_done"] = src.size, 1
+    return batch
+
+
+# ----------------------------------------------------------------------------- the pool
+def _worker_main(plan: Plan, tasks: Any, results: Any) -> None:
+    try:
+        processor = Processor(plan)
+    except BaseException as exc:  # cleaners failed to build: the main process reports it and stops
+        results.put(("fatal", os.getpid(), f"{type(exc).__name__}: {exc}"))
+        return
+    while True:
+        job = tasks.get()
+        if job is None:
+            results.put(("exit", os.getpid(), None))
+            return
+        index, src = job
+        results.put(("start", os.getpid(), index))
+        for batch in processor.safe_process(src):
+            results.put(("batch", os.getpid(), batch))
+        results.put(("done", os.getpid(), index))
+
+
+def _context() -> mp.context.BaseContext:
+    # fork: workers inherit the plan (n-gram index) without pickling and need no __main__ guard.
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[dict]:
+    """Batches from all sources. workers <= 1 runs in-process (deterministic order)."""
+    if workers <= 1:
+        processor = Processor(plan)
+        for src in sources:
+            yield from processor.safe_process(src)
+        return
+    ctx = _context()
+    tasks, results = ctx.Queue(), ctx.Queue(maxsize=4 * workers)
+    for job in enumerate(sources):
+        tasks.put(job)
+    for _ in range(workers):
+        tasks.put(None)
+    procs: dict[int, Any] = {}
+    running: dict[int, int] = {}  # pid -> index of the source it is working on
+    restarts = 0
+
+    def start() -> None:
+        proc = ctx.Process(target=_worker_main, args=(plan, tasks, results), daemon=True)
+        proc.start()
+        procs[proc.pid] = proc
+
+    for _ in range(min(workers, max(len(sources), 1))):
+        start()
+    try:
+        while procs:
+            try:
+                kind, pid, payload = results.get(timeout=0.5)
+            except queue.Empty:
+                for pid, proc in list(procs.items()):
+                    if proc.exitcode not in (None, 0):  # died without saying goodbye
+                        del procs[pid]
+                        if pid in running:
+                            yield crashed_batch(sources[running.pop(pid)], proc.exitcode)
+                        restarts += 1
+                        if restarts > 3 * workers:
+                            from ..errors import UserError
+
+                            raise UserError(f"corpus workers keep dying (last exit code {proc.exitcode}); "
+                                            "rerun with --workers 1 to see the error")
+                        start()  # it never took its stop sentinel, so the replacement will
+                continue
+            if kind == "batch":
+                yield payload
+            elif kind == "start":
+                running[pid] = payload
+            elif kind == "done":
+                running.pop(pid, None)
+            elif kind == "exit":
+                proc = procs.pop(pid, None)
+                if proc is not None:
+                    proc.join(timeout=5)
+            elif kind == "fatal":
+                from ..errors import UserError
+
+                raise UserError(f"corpus workers could not start: {payload}")
+    finally:
+        for proc in procs.values():
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs.values():
+            proc.join(timeout=5)
+        tasks.cancel_join_thread()
+        results.cancel_join_thread()

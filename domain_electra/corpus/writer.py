@@ -1,0 +1,93 @@
+"""Parquet shards in, out: `{split}-00000.parquet`, ... with text, source, domain, language, hash.
+
+Rows are buffered a thousand at a time and a shard is closed every `shard_docs` documents, so writing
+needs constant memory. `read_shards` streams them back by record batch with pyarrow only.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+COLUMNS = ("text", "source", "domain", "language", "hash")
+SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
+SPLITS = ("train", "validation")
+
+
+def is_validation(content_hash: str, seed: int, fraction: float) -> bool:
+    """Document-level split from the content hash: independent of order, worker count and sharding."""
+    if fraction <= 0:
+        return False
+    draw = int(hashlib.sha1(f"{seed}:{content_hash}".encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+    return draw < fraction
+
+
+class ShardWriter:
+    """Append rows to one split's shards; `close()` returns what was written."""
+
+    def __init__(self, out: Path, split: str, shard_docs: int, buffer_rows: int = 1000):
+        self.out, self.split, self.shard_docs, self.buffer_rows = Path(out), split, shard_docs, buffer_rows
+        self.rows: dict[str, list[str]] = {c: [] for c in COLUMNS}
+        self.writer: pq.ParquetWriter | None = None
+        self.shards: list[str] = []
+        self.in_shard = 0
+        self.docs = 0
+        self.bytes = 0
+
+    def write(self, row: dict) -> None:
+        for column in COLUMNS:
+            self.rows[column].append(row[column])
+        self.docs += 1
+        self.bytes += len(row["text"].encode("utf-8"))
+        self.in_shard += 1
+        if len(self.rows["text"]) >= self.buffer_rows or self.in_shard >= self.shard_docs:
+            self._flush()
+        if self.in_shard >= self.shard_docs:
+            self._close_shard()
+
+    def _open(self) -> pq.ParquetWriter:
+        if self.writer is None:
+            name = f"{self.split}-{len(self.shards):05d}.parquet"
+            self.shards.append(name)
+            self.writer = pq.ParquetWriter(self.out / name, SCHEMA, compression="zstd")
+        return self.writer
+
+    def _flush(self) -> None:
+        if self.rows["text"]:
+            self._open().write_table(pa.table(self.rows, schema=SCHEMA))
+            self.rows = {c: [] for c in COLUMNS}
+
+    def _close_shard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self.in_shard = 0
+
+    def close(self) -> dict:
+        self._flush()
+        if not self.shards:
+            self._open()  # an empty split still gets one (empty) shard, so readers find the split
+        self._close_shard()
+        return {"documents": self.docs, "bytes": self.bytes, "shards": list(self.shards)}
+
+
+def shard_paths(corpus_dir: str | Path, split: str) -> list[Path]:
+    return sorted(Path(corpus_dir).glob(f"{split}-[0-9][0-9][0-9][0-9][0-9].parquet"))
+
+
+def read_shards(corpus_dir: str | Path, split: str = "train",
+                columns: Sequence[str] = ("text", "language")) -> Iterator[dict]:
+    """Stream the rows of one split as dicts of the requested columns (pyarrow only, flat memory)."""
+    paths = shard_paths(corpus_dir, split)
+    if not paths:
+        from ..errors import UserError
+
+        raise UserError(f"no '{split}' shards in {corpus_dir} (expected {split}-00000.parquet; "
+                        "build it with `domain-electra corpus build`)")
+    for path in paths:
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=1024, columns=list(columns)):
+            yield from batch.to_pylist()

@@ -1,0 +1,161 @@
+"""`domain-electra bench`: every task of a suite, for every model, with the same budget and several seeds.
+
+Nothing partial is presented as complete: all models and data sets are checked before any training, the
+per-unit rows stream into progress.jsonl while running, and results.json / results.csv / report.md are
+written only once every unit has finished (results.json then says "complete": true).
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..config import from_dict, to_dict
+from ..errors import UserError
+from ..finetune import FinetuneConfig, check_model_dir, finetune
+from ..finetune.batches import check_nonempty, limit_data
+from ..finetune.progress import make_progress
+from ..finetune.train import metric_of
+from .metrics import score
+from .probes import run_probes
+from .suite import Suite, load_suite
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark run.
+
+    suite: path of a suite file (evals/<domain>.yaml).
+    models: name -> model folder; the first one is the baseline every delta is measured against.
+    data_dir: where the data sets live (else $DOMAIN_ELECTRA_DATA, else ../shared/data).
+    limit: at most this many examples per split (train, dev, each test language), the same for every model.
+    seeds: fine-tuning runs per task and model (seeds 0..seeds-1); zero-shot probes run once.
+    finetune: FinetuneConfig values applied over the suite's (e.g. {"epochs": 1, "method": "full"}).
+    tasks: run only these suite tasks (empty: all).
+    bootstrap: resamples for the 95% intervals of deltas.
+    save_models: also keep every fine-tuned adapter under <out>/models/ (off: scores only).
+    """
+
+    suite: str
+    models: dict = field(default_factory=dict)
+    data_dir: str | None = None
+    limit: int | None = None
+    seeds: int = 3
+    finetune: dict = field(default_factory=dict)
+    tasks: tuple[str, ...] = ()
+    bootstrap: int = 1000
+    save_models: bool = False
+
+
+def _finetune_config(suite: Suite, st, overrides: dict, seed: int) -> FinetuneConfig:
+    values = {**suite.finetune, **st.finetune, **overrides, "seed": seed, "limit": None}
+    return from_dict(FinetuneConfig, values, "finetune")
+
+
+def _load_all(suite: Suite, config: BenchConfig, progress: bool) -> dict:
+    """Load, limit and check every task's data before training anything (fail fast, nothing partial)."""
+    datas = {}
+    for st in suite.tasks:
+        data = limit_data(st.task.load(config.data_dir, **st.options), config.limit)
+        check_nonempty(st.task.name, data, need_train=st.task.kind != "cloze")
+        datas[st.task.name] = data
+    return datas
+
+
+def _hardware() -> dict:
+    import torch
+
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    try:
+        import transformers, peft  # noqa: E401
+
+        info |= {"transformers": transformers.__version__, "peft": peft.__version__}
+    except ImportError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _rows(model: str, task, variant: str, seed: int, lang: str, metrics: dict, n: int) -> dict:
+    return {"model": model, "task": task.name, "kind": task.kind, "variant": variant, "seed": seed,
+            "language": lang, "train_language": task.train_language, "metric": metric_of(task),
+            "score": metrics[metric_of(task)], "n": n, **{f"m:{k}": v for k, v in metrics.items()}}
+
+
+def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> dict:
+    """Run the suite; write results.json, results.csv, report.md and PNG plots into `out`; return results."""
+    from .report import print_table, summarise, write_outputs
+
+    if not config.models:
+        raise UserError("bench needs at least one --model NAME=PATH")
+    if config.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {config.seeds}")
+    suite = load_suite(config.suite, tuple(config.tasks))
+    models = {name: check_model_dir(path) for name, path in config.models.items()}
+    for st in suite.tasks:  # a bad budget value should fail now, not after an hour of training
+        _finetune_config(suite, st, config.finetune, 0)
+    datas = _load_all(suite, config, progress)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("results.json", "results.csv", "report.md"):
+        (out / stale).unlink(missing_ok=True)  # an old complete result must not sit beside a new partial run
+    stream = (out / "progress.jsonl").open("w", encoding="utf-8")
+
+    units = [(st, name, seed) for st in suite.tasks for name in models
+             for seed in (range(1) if st.task.kind == "cloze" else range(config.seeds))]
+    rows, predictions, runs, started = [], {}, [], time.perf_counter()
+    with make_progress(progress) as bar, stream:
+        job = bar.add_task(f"bench {suite.name}", total=len(units))
+        for st, name, seed in units:
+            task, data = st.task, datas[st.task.name]
+            bar.update(job, description=f"{task.name} · {name} · seed {seed}")
+            new = []
+            if task.kind == "cloze":
+                for variant, per_lang in run_probes(models[name], data.test).items():
+                    for lang, gp in per_lang.items():
+                        new.append(_rows(name, task, f"zero-shot {variant}", 0, lang,
+                                         score("cloze", gp["gold"], gp["pred"]), len(gp["gold"])))
+                        predictions[(task.name, f"zero-shot {variant}", lang, name, 0)] = gp
+            else:
+                ft = _finetune_config(suite, st, config.finetune, seed)
+                target = out / "models" / task.name / name / f"seed{seed}" if config.save_models else None
+                result = finetune(task, data, models[name], target, ft, progress=False)
+                variant = f"{ft.method} fine-tuned"
+                runs.append({"model": name, "task": task.name, "seed": seed, "steps": result["steps"],
+                             "train_seconds": result["train_seconds"], "best_dev": result["best_dev"],
+                             "trainable_params": result["trainable_params"], "total_params": result["total_params"]})
+                for lang, metrics in result["test"].items():
+                    new.append(_rows(name, task, variant, seed, lang, metrics, metrics["n"]))
+                    predictions[(task.name, variant, lang, name, seed)] = result["predictions"][lang]
+            rows += new
+            for row in new:
+                stream.write(json.dumps(row) + "\n")
+            stream.flush()
+            bar.advance(job)
+
+    labels = {st.task.name: len(datas[st.task.name].labels) for st in suite.tasks}
+    summary, matrices = summarise(rows, predictions, list(models), labels, config.bootstrap)
+    results = {
+        "complete": True, "suite": str(config.suite), "domain": suite.domain.name,
+        "models": {k: str(v) for k, v in models.items()}, "config": to_dict(config),
+        "finetune": {st.task.name: to_dict(_finetune_config(suite, st, config.finetune, 0)) for st in suite.tasks},
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "hardware": _hardware(),
+        "wall_seconds": time.perf_counter() - started,
+        "tasks": {st.task.name: {"kind": st.task.kind, "metric": metric_of(st.task), "description": st.task.description,
+                                 "license": datas[st.task.name].license, "source": st.task.source_url,
+                                 "train_language": st.task.train_language,
+                                 "examples": {"train": len(datas[st.task.name].train), "dev": len(datas[st.task.name].dev),
+                                              **{f"test/{k}": len(v) for k, v in datas[st.task.name].test.items()}}}
+                  for st in suite.tasks},
+        "rows": rows, "runs": runs, "summary": summary, "matrices": matrices,
+    }
+    write_outputs(results, out)
+    (out / "progress.jsonl").unlink(missing_ok=True)
+    if progress:
+        print_table(results)
+    return results

@@ -1,0 +1,195 @@
+"""Models for each task kind: load a base encoder folder, wrap it with LoRA, save, reload, merge.
+
+Any Hugging Face encoder folder works: ELECTRA discriminator exports (ElectraForPreTraining weights; the
+RTD head is dropped and a fresh task head added) and BERT-layout checkpoints. The task head is trained in
+full next to the adapters (peft `modules_to_save`), so an adapter folder alone reproduces the model.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from .config import FinetuneConfig
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+HEAD_NAMES = ("classifier", "score", "pre_classifier")  # task heads of the HF encoder classes we load
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                   "sentencepiece.bpe.model", "domain_electra_tokenizer.json")
+
+
+def check_model_dir(model_dir: str | Path) -> Path:
+    """A base model folder must hold a config and weights; fail with one line otherwise."""
+    path = Path(model_dir).expanduser()
+    if not path.is_dir():
+        raise UserError(f"model folder not found: {path} (give a Hugging Face model folder)")
+    if not (path / "config.json").is_file():
+        raise UserError(f"{path} has no config.json: not a Hugging Face model folder")
+    if not any((path / name).is_file() for name in WEIGHT_FILES):
+        raise UserError(f"{path} has no weights (expected one of {', '.join(WEIGHT_FILES[::2])}); "
+                        "export or download the model first")
+    return path
+
+
+def load_tokenizer(model_dir: str | Path):
+    """The project's tokenizer loader (code-aware pre-tokenizer where the folder declares one)."""
+    try:
+        from ..tokenization import load_tokenizer as _load
+    except ImportError:  # TEMPORARY until the tokenizer package lands: plain HF tokenizer, same .batch API
+        return _HFTokenizer(Path(model_dir))
+    return _load(Path(model_dir))
+
+
+class _HFTokenizer:
+    def __init__(self, path: Path) -> None:
+        from transformers import AutoTokenizer
+
+        self.hf = AutoTokenizer.from_pretrained(str(path))
+        self.pad_id, self.cls_id, self.sep_id = self.hf.pad_token_id, self.hf.cls_token_id, self.hf.sep_token_id
+        self.mask_id, self.unk_id = self.hf.mask_token_id, self.hf.unk_token_id
+
+    def encode(self, text, language=None):
+        return self.hf(text, add_special_tokens=False)["input_ids"]
+
+    def batch(self, texts, max_length, text_pairs=None, language=None):
+        enc = self.hf(list(texts), list(text_pairs) if text_pairs is not None else None, truncation=True,
+                      max_length=max_length, padding=True, return_tensors="pt")
+        return dict(enc)
+
+
+class Pooler(nn.Module):
+    """Turns token states into one vector per text for the retrieval bi-encoder (no weights)."""
+
+    def __init__(self, pooling: str) -> None:
+        super().__init__()
+        self.pooling = pooling
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "cls":
+            vec = hidden[:, 0]
+        else:  # masked mean: padding must not pull every embedding towards the same point
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            vec = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return nn.functional.normalize(vec, dim=-1)
+
+
+def _auto_class(kind: str):
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    if kind in ("classification", "multilabel", "pair"):
+        return AutoModelForSequenceClassification
+    if kind == "token":
+        return AutoModelForTokenClassification
+    if kind == "retrieval":
+        return AutoModel
+    raise UserError(f"task kind '{kind}' cannot be fine-tuned (zero-shot probe tasks are scored with `bench`)")
+
+
+def load_base(model_dir: str | Path, kind: str, num_labels: int = 0) -> nn.Module:
+    """The base model with a fresh task head sized for `num_labels` (seed torch before calling)."""
+    path = check_model_dir(model_dir)
+    kwargs: dict = {}
+    if kind != "retrieval":
+        kwargs["num_labels"] = num_labels
+    if kind == "multilabel":
+        kwargs["problem_type"] = "multi_label_classification"
+    elif kind in ("classification", "pair"):
+        kwargs["problem_type"] = "single_label_classification"
+    with warnings.catch_warnings():  # "newly initialised head" is expected, not news to the user
+        warnings.simplefilter("ignore")
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            model = _auto_class(kind).from_pretrained(str(path), **kwargs)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise UserError(f"cannot load the model in {path}: {str(exc).splitlines()[0]}") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    return model
+
+
+def head_modules(model: nn.Module) -> list[str]:
+    names = {name.split(".")[0] for name, _ in model.named_children()}
+    return [h for h in HEAD_NAMES if h in names]
+
+
+def wrap_lora(model: nn.Module, kind: str, config: FinetuneConfig) -> nn.Module:
+    """Add LoRA adapters to `target_modules`; train the task head in full (modules_to_save)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    task_type = {"token": TaskType.TOKEN_CLS, "retrieval": TaskType.FEATURE_EXTRACTION}.get(kind, TaskType.SEQ_CLS)
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [t for t in config.target_modules if t not in present]
+    if missing:
+        raise UserError(f"LoRA target module '{missing[0]}' is not in this model; linear layers named e.g. "
+                        f"{', '.join(sorted(p for p in present if p in ('query', 'key', 'value', 'dense'))) or 'none'}")
+    lora = LoraConfig(task_type=task_type, r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=list(config.target_modules),
+                      modules_to_save=head_modules(model) or None)
+    return get_peft_model(model, lora)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def copy_tokenizer(src: Path, dst: Path) -> None:
+    for name in TOKENIZER_FILES:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+
+
+def save_finetuned(model: nn.Module, out: Path, base_dir: Path, info: dict) -> None:
+    """Adapter (LoRA) or full model + tokenizer files + finetune.json (what to rebuild it with)."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    copy_tokenizer(base_dir, out)
+    (out / "finetune.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+def read_info(model_dir: Path) -> dict:
+    path = Path(model_dir) / "finetune.json"
+    if not path.is_file():
+        raise UserError(f"{model_dir} has no finetune.json: not a folder written by `domain-electra finetune`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_finetuned(model_dir: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuild a fine-tuned model: base + adapter for LoRA, the saved weights for full fine-tuning."""
+    model_dir = Path(model_dir)
+    info = read_info(model_dir)
+    kind, num_labels = info["kind"], len(info.get("labels", []))
+    if info["method"] == "lora":
+        from peft import PeftModel
+
+        base = load_base(info["base_model"], kind, num_labels)
+        model = PeftModel.from_pretrained(base, str(model_dir))
+    else:
+        model = load_base(model_dir, kind, num_labels)
+    model.eval()
+    return model, info
+
+
+def merge_adapter(adapter_dir: str | Path, out: str | Path) -> Path:
+    """Fold a LoRA adapter into its base weights and save a plain Hugging Face model folder."""
+    model, info = load_finetuned(adapter_dir)
+    if info["method"] != "lora":
+        raise UserError(f"{adapter_dir} holds a fully fine-tuned model; there is no adapter to merge")
+    merged = model.merge_and_unload()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(str(out))
+    copy_tokenizer(Path(adapter_dir), out)
+    (out / "finetune.json").write_text(json.dumps({**info, "method": "full", "merged_from": str(adapter_dir)},
+                                                  indent=2), encoding="utf-8")
+    return out

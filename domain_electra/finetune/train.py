@@ -1,0 +1,240 @@
+"""The fine-tuning loop (one, explicit) and scoring of a fine-tuned model on dev/test splits."""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..domain import EvalTask, TaskData
+from ..errors import UserError
+from ..evaluation.metrics import MAIN_METRIC, score
+from . import batches as B
+from .config import FinetuneConfig
+from .models import Pooler, check_model_dir, count_parameters, load_base, load_finetuned, load_tokenizer, \
+    save_finetuned, wrap_lora
+from .progress import make_progress
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def metric_of(task: EvalTask) -> str:
+    """The task's declared metric when it is one its kind produces, else the kind's main metric."""
+    return task.metric if task.metric != "accuracy" or task.kind in ("classification", "pair", "cloze") \
+        else MAIN_METRIC[task.kind]
+
+
+def _forward_keys(model: torch.nn.Module) -> set[str]:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return set(inspect.signature(base.forward).parameters)
+
+
+def _to(batch: dict, device: torch.device, keys: set[str]) -> dict:
+    # Some encoders (DistilBERT, RoBERTa variants) take no token_type_ids: pass only what forward accepts.
+    return {k: v.to(device) for k, v in batch.items() if k in keys}
+
+
+def _embed(model, pooler, tok, texts: Sequence[str], config: FinetuneConfig, device, keys) -> torch.Tensor:
+    inputs = _to(B.retrieval_side(tok, texts, config.max_length), device, keys)
+    hidden = model(**inputs).last_hidden_state
+    return pooler(hidden, inputs["attention_mask"])
+
+
+def train_loss(kind: str, model, pooler, tok, rows: Sequence[dict], config: FinetuneConfig, labels: Sequence[str],
+               device, keys) -> torch.Tensor:
+    if kind == "retrieval":
+        # In-batch negatives: every other document of the batch is a negative for each query.
+        q = _embed(model, pooler, tok, [r["query"] for r in rows], config, device, keys)
+        d = _embed(model, pooler, tok, [r["document"] for r in rows], config, device, keys)
+        logits = q @ d.T / config.temperature
+        return torch.nn.functional.cross_entropy(logits, torch.arange(len(rows), device=device))
+    if kind == "token":
+        batch, _ = B.encode_tokens(tok, rows, config.max_length, B.label_index(labels))
+    else:
+        batch = B.encode_texts(tok, rows, kind, config.max_length)
+        batch["labels"] = B.encode_labels(rows, kind, len(labels))
+    return model(**_to(batch, device, keys | {"labels"})).loss
+
+
+@torch.no_grad()
+def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig, labels: Sequence[str],
+            device=None, pooler=None) -> tuple[list, list]:
+    """(gold, pred) for a split, in the shapes domain_electra.evaluation.metrics expects."""
+    device = device or next(model.parameters()).device
+    keys = _forward_keys(model)
+    model.eval()
+    if kind == "retrieval":
+        pooler = pooler or Pooler(config.pooling)
+        q = torch.cat([_embed(model, pooler, tok, [r["query"] for r in c], config, device, keys)
+                       for c in B.chunks(rows, config.eval_batch_size)])
+        d = torch.cat([_embed(model, pooler, tok, [r["document"] for r in c], config, device, keys)
+                       for c in B.chunks(rows, config.eval_batch_size)])
+        sims = q @ d.T
+        target = sims.diagonal().unsqueeze(1)
+        ranks = (sims > target).sum(1)  # documents scored strictly above the relevant one (ties favour it)
+        return [0] * len(rows), ranks.tolist()
+    gold, pred = [], []
+    for chunk in B.chunks(rows, config.eval_batch_size):
+        if kind == "token":
+            batch, word_ids = B.encode_tokens(tok, chunk, config.max_length, None)
+            best = model(**_to(batch, device, keys)).logits.argmax(-1).cpu()
+            for i, row in enumerate(chunk):
+                tags = ["O"] * len(row["tokens"])  # words cut off by truncation are predicted "O"
+                previous = None
+                for j, w in enumerate(word_ids[i]):
+                    if w is not None and w != previous:
+                        tags[w] = labels[int(best[i, j])]
+                    previous = w
+                gold.append(list(row["tags"]))
+                pred.append(_repair_bio(tags))
+            continue
+        logits = model(**_to(B.encode_texts(tok, chunk, kind, config.max_length), device, keys)).logits.cpu()
+        if kind == "multilabel":
+            pred += [torch.nonzero(row > 0).flatten().tolist() for row in logits]
+            gold += [sorted(r["label"]) for r in chunk]
+        else:
+            pred += logits.argmax(-1).tolist()
+            gold += [int(r["label"]) for r in chunk]
+    return gold, pred
+
+
+def _repair_bio(tags: list[str]) -> list[str]:
+    # seqeval's default mode already treats a dangling I- as a new entity; nothing to repair, kept explicit.
+    return tags
+
+
+def _trainable_state(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | Path | None,
+             config: FinetuneConfig = FinetuneConfig(), progress: bool = True) -> dict:
+    """Fine-tune `model_dir` on `task` (LoRA or full), early-stop on dev, score every test split.
+
+    Writes the adapter (or full model), tokenizer files and finetune.json into `out` (skipped when out is
+    None, e.g. inside a benchmark). Returns a dict with the dev history, per-language test metrics and
+    the per-example predictions ("predictions": {lang: {"gold", "pred"}}) used for bootstrap intervals.
+    """
+    base_dir = check_model_dir(model_dir)
+    data = B.limit_data(data, config.limit)
+    B.check_nonempty(task.name, data)
+    kind, labels, metric = task.kind, tuple(data.labels), metric_of(task)
+    if kind in ("classification", "multilabel", "pair", "token") and not labels:
+        raise UserError(f"task '{task.name}' declares no labels; its loader must fill TaskData.labels")
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    tok = load_tokenizer(base_dir)
+    model = load_base(base_dir, kind, len(labels))
+    if config.method == "lora":
+        model = wrap_lora(model, kind, config)
+    model.to(device)
+    keys, pooler = _forward_keys(model), Pooler(config.pooling)
+    trainable, total = count_parameters(model)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    train = list(data.train)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(1, int(config.warmup_ratio * total_steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+    eval_at = {round(steps_per_epoch * (i + 1) / config.evals_per_epoch) for i in range(config.evals_per_epoch)}
+    order = random.Random(config.seed)
+
+    history, best, best_state, stale, step, started = [], -math.inf, None, 0, 0, time.perf_counter()
+    with make_progress(progress) as bar:
+        job = bar.add_task(f"{task.name} ({config.method})", total=total_steps)
+        for epoch in range(config.epochs):
+            order.shuffle(train)
+            stop = False
+            for i, rows in enumerate(B.chunks(train, config.batch_size)):
+                model.train()
+                loss = train_loss(kind, model, pooler, tok, rows, config, labels, device, keys)
+                if not torch.isfinite(loss):
+                    raise UserError(f"task '{task.name}': the training loss became {loss.item()} at step {step}; "
+                                    "lower lr")
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                bar.update(job, advance=1)
+                if (i + 1) not in eval_at:
+                    continue
+                gold, pred = predict(kind, model, tok, data.dev, config, labels, device, pooler)
+                dev = score(kind, gold, pred, len(labels))[metric]
+                history.append({"step": step, "epoch": epoch + (i + 1) / steps_per_epoch, "loss": loss.item(),
+                                f"dev_{metric}": dev})
+                if dev > best:
+                    best, best_state, stale = dev, _trainable_state(model), 0
+                else:
+                    stale += 1
+                    stop = config.patience > 0 and stale >= config.patience
+                    if stop:
+                        break
+            if stop:
+                break
+    seconds = time.perf_counter() - started
+    if best_state is not None:  # the checkpoint that scored best on dev, not the last one
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name in best_state:
+                    param.copy_(best_state[name])
+
+    test, predictions = {}, {}
+    for lang, rows in data.test.items():
+        gold, pred = predict(kind, model, tok, rows, config, labels, device, pooler)
+        test[lang] = {**score(kind, gold, pred, len(labels)), "n": len(rows)}
+        predictions[lang] = {"gold": gold, "pred": pred}
+    from ..config import to_dict
+
+    info = {"task": task.name, "kind": kind, "metric": metric, "labels": list(labels), "method": config.method,
+            "base_model": str(base_dir.resolve()), "config": to_dict(config), "best_dev": best,
+            "steps": step, "train_seconds": seconds, "train_examples": len(train),
+            "trainable_params": trainable, "total_params": total, "history": history, "test": test}
+    if out is not None:
+        save_finetuned(model, Path(out), base_dir, info)
+    return {**info, "predictions": predictions}
+
+
+def evaluate(task: EvalTask, data: TaskData, model_dir: str | Path, config: FinetuneConfig | None = None,
+             progress: bool = True) -> dict:
+    """Score a saved fine-tuned folder (adapter or full) on the task's test splits: {lang: metrics}."""
+    model, info = load_finetuned(model_dir)
+    if info["task"] != task.name:
+        raise UserError(f"{model_dir} was fine-tuned on '{info['task']}', not '{task.name}'")
+    config = config or FinetuneConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in info["config"].items()})
+    data = B.limit_data(data, config.limit)
+    B.check_nonempty(task.name, data, need_train=False)
+    device = resolve_device(config.device)
+    model.to(device)
+    tok = load_tokenizer(model_dir)
+    labels = tuple(info["labels"])
+    results = {}
+    with make_progress(progress) as bar:
+        job = bar.add_task(f"evaluate {task.name}", total=len(data.test))
+        for lang, rows in data.test.items():
+            gold, pred = predict(task.kind, model, tok, rows, config, labels, device)
+            results[lang] = {**score(task.kind, gold, pred, len(labels)), "n": len(rows)}
+            bar.advance(job)
+    (Path(model_dir) / "eval.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return results
