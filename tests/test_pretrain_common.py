@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 MINILM = Path("/work/ckpt/minilm-l6-h384-uncased")
@@ -133,3 +134,15 @@ def tiny_config(**overrides):
                 eval_every=3, eval_batches=2, log_every=1, seed=0, device="cpu", dropout=0.0)
     base.update(overrides)
     return PretrainConfig(**base)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tests run single-threaded: on a shared, oversubscribed CPU, OpenMP threads spin against each other
+    and two threads run the tiny models ~15x slower than one. Import this name into each test module."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

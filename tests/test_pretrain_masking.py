@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pretrain_common import tiny_tokens  # noqa: E402
+from test_pretrain_common import tiny_tokens, one_thread  # noqa: E402,F401
 
 from domain_electra.pretrain.data import BatchSource, batch_spec, trainable_rows  # noqa: E402
 from domain_electra.pretrain.masking import choose_masked, mask_batch, mask_slots, to_slots, unit_starts  # noqa: E402

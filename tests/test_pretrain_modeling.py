@@ -10,7 +10,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pretrain_common import E5, MINILM, tiny_tokenizer  # noqa: E402
+from test_pretrain_common import E5, MINILM, tiny_tokenizer, one_thread  # noqa: E402,F401
 
 from domain_electra.errors import UserError  # noqa: E402
 from domain_electra.modeling import (GDESEmbedding, InitFacts, bert_to_electra, check_vocabulary,  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_pretrain_common import tiny_config  # noqa: E402
+from test_pretrain_common import tiny_config, one_thread  # noqa: E402,F401
 
 from domain_electra.modeling import GDESEmbedding, load_pair  # noqa: E402
 from domain_electra.pretrain.objective import (ElectraObjective, electra_losses, electra_outputs,  # noqa: E402

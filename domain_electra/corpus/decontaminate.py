@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..domain import Document, Domain, Step
-from .steps import ngram_hashes, word_hashes
+from .steps import _MIX, ngram_hashes, word_hashes
 
 MIN_WORDS = 8
 TEXT_KEYS = ("text", "text_pair", "query", "document")
@@ -66,15 +66,26 @@ class NgramIndex:
         return sum(len(t) for t in self.tables.values())
 
     def contains(self, hashes: np.ndarray) -> bool:
-        """Does a document (given its word hashes) share an indexed n-gram?"""
-        for k, table in self.tables.items():
-            if len(hashes) < k:
-                continue
-            grams = ngram_hashes(hashes, k)
-            pos = np.searchsorted(table, grams)
-            pos[pos == len(table)] = 0
-            if np.any(table[pos] == grams):
-                return True
+        """Does a document (given its word hashes) share an indexed n-gram?
+
+        The k-gram hashes for every indexed k come from one incremental pass (the (k+1)-gram hash is
+        the k-gram hash times the multiplier plus the next word), equal to `ngram_hashes(hashes, k)`.
+        """
+        if not self.tables or len(hashes) < min(self.tables):
+            return False
+        grams = hashes
+        with np.errstate(over="ignore"):
+            for k in range(1, max(self.tables) + 1):
+                if k > 1:
+                    grams = grams[:-1] * _MIX + hashes[k - 1:]
+                if not len(grams):
+                    return False
+                table = self.tables.get(k)
+                if table is not None:
+                    pos = np.searchsorted(table, grams)
+                    pos[pos == len(table)] = 0
+                    if np.any(table[pos] == grams):
+                        return True
         return False
 
 

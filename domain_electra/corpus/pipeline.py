@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
+import xxhash
+
 from ..domain import Document
 from . import steps as S
 from .decontaminate import NgramIndex
@@ -75,28 +77,48 @@ class _Sampler:
 class Processor:
     """Turns one Source into batches; built once per worker process (spaCy, tree-sitter load here)."""
 
+    OUTCOME_CACHE = 2_000_000
+
     def __init__(self, plan: Plan):
         self.plan = plan
         self.steps = build_steps(plan)
         self.sampler = _Sampler()
+        # Raw-text hash -> outcome ("" kept, else the drop reason) of documents this worker has seen:
+        # a repeated document (licence texts, vendored copies) skips all the work and gets the same
+        # verdict. Global exact dedup still happens in the main process; this is only a shortcut.
+        self.outcomes: dict[int, str] = {}
 
     def skip(self, batch: dict, item: Skipped) -> None:
         batch["skipped"][item.reason] += 1
         self.sampler.take(batch, "input", item.reason, item.source, detail=item.detail)
 
+    def drop(self, batch: dict, reason: str, doc: Document, key: int) -> None:
+        batch["dropped"][reason] += 1
+        self.sampler.take(batch, "document", reason, doc.source, doc.text)
+        self.outcomes[key] = reason
+
     def document(self, batch: dict, doc: Document) -> None:
+        raw = doc.text.encode("utf-8", "surrogatepass")
         batch["docs_in"] += 1
-        batch["bytes_in"] += len(doc.text.encode("utf-8", "surrogatepass"))
+        batch["bytes_in"] += len(raw)
+        key = xxhash.xxh3_64_intdigest(raw)
+        seen = self.outcomes.get(key)
+        if seen is not None:
+            reason = seen or "exact_duplicate"
+            batch["dropped"][reason] += 1
+            self.sampler.take(batch, "document", reason, doc.source, doc.text)
+            return
+        if len(self.outcomes) >= self.OUTCOME_CACHE:
+            self.outcomes.clear()  # bounded memory; only the shortcut is lost
         result = S.apply_steps(doc, self.steps)
         if isinstance(result, str):
-            batch["dropped"][result] += 1
-            self.sampler.take(batch, "document", result, doc.source, doc.text)
+            self.drop(batch, result, doc, key)
             return
         hashes = S.word_hashes(result.text)
         if self.plan.index is not None and self.plan.index.contains(hashes):
-            batch["dropped"]["contaminated"] += 1
-            self.sampler.take(batch, "document", "contaminated", doc.source, result.text)
+            self.drop(batch, "contaminated", result, key)
             return
+        self.outcomes[key] = ""
         batch["edits"].update(result.meta.get("edits", {}))
         batch["records"].append({
             "text": result.text, "source": result.source, "language": result.language or "unknown",

@@ -38,6 +38,11 @@ CODE_LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".
                   ".java": "java", ".go": "go", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp",
                   ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".cs": "csharp", ".rb": "ruby", ".php": "php",
                   ".rs": "rust"}
+# Never text: skipped as unsupported_extension instead of being sniffed (PDFs need a converter first).
+BINARY_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp", ".pdf", ".zip", ".tar", ".tgz", ".7z",
+                     ".rar", ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".pyc", ".pyo", ".class", ".jar", ".bin",
+                     ".woff", ".woff2", ".ttf", ".otf", ".mp3", ".mp4", ".wav", ".avi", ".mov", ".db", ".sqlite",
+                     ".npy", ".npz", ".pt", ".safetensors", ".pkl", ".xlsx", ".docx", ".doc", ".xls", ".pptx"}
 SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn"}
 SNIFF_BYTES = 8192
 JSON_ARRAY_MAX_BYTES = 512 << 20  # a .json array is parsed whole; bigger ones should be JSONL
@@ -104,14 +109,19 @@ def _accept(name: str, extensions: tuple[str, ...]) -> bool:
     if ext in extensions:
         return True
     # Extension-less or unknown files (LICENSE, GPL-3, copyright) are plain text in text domains.
-    return ".txt" in extensions and ext not in FORMATS and ext not in CODE_LANGUAGES
+    return (".txt" in extensions and ext not in FORMATS and ext not in CODE_LANGUAGES
+            and ext not in BINARY_EXTENSIONS)
+
+
+def _os_skip(path: str, exc: OSError) -> Skipped:
+    return Skipped("symlink_loop" if exc.errno == errno.ELOOP else "unreadable", path, exc.strerror or str(exc))
 
 
 def _file_source(path: str) -> Source | Skipped:
     try:
         st = os.stat(path)
     except OSError as exc:
-        return Skipped("symlink_loop" if exc.errno == errno.ELOOP else "unreadable", path, exc.strerror or "")
+        return _os_skip(path, exc)
     return Source("file", path, st.st_size)
 
 
@@ -128,7 +138,7 @@ def _walk(root: str, extensions: tuple[str, ...], seen: set, exclude: tuple[str,
             st = os.stat(folder)
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            yield Skipped("symlink_loop" if exc.errno == errno.ELOOP else "unreadable", folder, exc.strerror or "")
+            yield _os_skip(folder, exc)
             continue
         if (st.st_dev, st.st_ino) in seen:
             yield Skipped("symlink_loop", folder, "directory already visited")
@@ -142,7 +152,7 @@ def _walk(root: str, extensions: tuple[str, ...], seen: set, exclude: tuple[str,
             try:
                 is_dir = entry.is_dir()
             except OSError as exc:
-                yield Skipped("unreadable", entry.path, exc.strerror or "")
+                yield _os_skip(entry.path, exc)
                 continue
             if is_dir:
                 if entry.name in SKIP_DIRS or entry.name.startswith("."):
@@ -187,13 +197,43 @@ def iter_sources(sources: list[str] | tuple[str, ...], extensions: tuple[str, ..
 
 
 # ----------------------------------------------------------------------------- opening and decoding
+class _ZstdRaw(io.RawIOBase):
+    """Streaming zstd decompression that, unlike zstandard's stream_reader, notices a truncated file
+    (the frame never ends) and raises EOFError like gzip does, so it is counted as truncated_archive."""
+
+    def __init__(self, raw: io.BufferedIOBase):
+        self.raw, self.buffer = raw, b""
+        self.dobj = zstandard.ZstdDecompressor().decompressobj()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self.buffer:
+            chunk = self.raw.read(1 << 16)
+            if not chunk:
+                if not self.dobj.eof:
+                    raise EOFError("zstd stream ended before the end of its frame")
+                return 0
+            if self.dobj.eof:  # a new frame after a finished one (concatenated .zst files)
+                self.dobj = zstandard.ZstdDecompressor().decompressobj()
+            self.buffer = self.dobj.decompress(chunk)
+        n = min(len(target), len(self.buffer))
+        target[:n], self.buffer = self.buffer[:n], self.buffer[n:]
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
 def open_binary(path: str) -> io.BufferedIOBase:
     _, compression = split_suffix(path)
     raw = open(path, "rb")
     if compression == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if compression == "zstd":
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+        return io.BufferedReader(_ZstdRaw(raw), buffer_size=1 << 16)
     return raw
 
 

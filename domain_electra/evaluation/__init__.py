@@ -1,6 +1,20 @@
-"""Domain benchmarks: data-set parsers, metrics, zero-shot probes, suites, the bench runner, reports."""
-from .bench import BenchConfig, run_bench
-from .metrics import bootstrap_delta, score
-from .suite import load_suite
+"""Domain benchmarks: data-set parsers, metrics, zero-shot probes, suites, the bench runner, reports.
 
-__all__ = ["BenchConfig", "run_bench", "score", "bootstrap_delta", "load_suite"]
+Exports resolve lazily: the data-set parsers are imported by every domain plugin (tasks.py) and must
+not pull in torch, peft or the fine-tuning package (which itself imports the metrics from here).
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {"BenchConfig": "bench", "run_bench": "bench", "score": "metrics", "bootstrap_delta": "metrics",
+            "load_suite": "suite", "run_probes": "probes"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'domain_electra.evaluation' has no attribute '{name}'")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

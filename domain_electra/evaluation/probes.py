@@ -19,15 +19,10 @@ MASK = "<mask>"
 
 
 def _quiet_load(cls, path: Path):
-    from transformers.utils import logging as hf_logging
+    from ..finetune.models import quiet_hf
 
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        model, info = cls.from_pretrained(str(path), output_loading_info=True)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-    return model, info
+    with quiet_hf():
+        return cls.from_pretrained(str(path), output_loading_info=True)
 
 
 def _head_complete(info: dict, head_prefixes: tuple[str, ...]) -> bool:
@@ -116,10 +111,11 @@ def run_probes(model_dir: str | Path, test: dict[str, Sequence[dict]], max_lengt
         if model is None:
             continue
         results[name] = {}
+        length = min(max_length, getattr(model.config, "max_position_embeddings", max_length))
         for lang, rows in test.items():
             preds = []
             for row in rows:
-                preds.append(choose(model, ptok, row["text"], row["choices"], max_length))
+                preds.append(choose(model, ptok, row["text"], row["choices"], length))
                 if on_example:
                     on_example()
             results[name][lang] = {"gold": [r["answer"] for r in rows], "pred": preds}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -39,28 +41,9 @@ def check_model_dir(model_dir: str | Path) -> Path:
 
 def load_tokenizer(model_dir: str | Path):
     """The project's tokenizer loader (code-aware pre-tokenizer where the folder declares one)."""
-    try:
-        from ..tokenization import load_tokenizer as _load
-    except ImportError:  # TEMPORARY until the tokenizer package lands: plain HF tokenizer, same .batch API
-        return _HFTokenizer(Path(model_dir))
+    from ..tokenization import load_tokenizer as _load
+
     return _load(Path(model_dir))
-
-
-class _HFTokenizer:
-    def __init__(self, path: Path) -> None:
-        from transformers import AutoTokenizer
-
-        self.hf = AutoTokenizer.from_pretrained(str(path))
-        self.pad_id, self.cls_id, self.sep_id = self.hf.pad_token_id, self.hf.cls_token_id, self.hf.sep_token_id
-        self.mask_id, self.unk_id = self.hf.mask_token_id, self.hf.unk_token_id
-
-    def encode(self, text, language=None):
-        return self.hf(text, add_special_tokens=False)["input_ids"]
-
-    def batch(self, texts, max_length, text_pairs=None, language=None):
-        enc = self.hf(list(texts), list(text_pairs) if text_pairs is not None else None, truncation=True,
-                      max_length=max_length, padding=True, return_tensors="pt")
-        return dict(enc)
 
 
 class Pooler(nn.Module):
@@ -91,6 +74,24 @@ def _auto_class(kind: str):
     raise UserError(f"task kind '{kind}' cannot be fine-tuned (zero-shot probe tasks are scored with `bench`)")
 
 
+@contextmanager
+def quiet_hf() -> Iterator[None]:
+    """Silence transformers' own logging and tqdm bars (ours show progress; "new head" is expected)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_base(model_dir: str | Path, kind: str, num_labels: int = 0) -> nn.Module:
     """The base model with a fresh task head sized for `num_labels` (seed torch before calling)."""
     path = check_model_dir(model_dir)
@@ -101,19 +102,11 @@ def load_base(model_dir: str | Path, kind: str, num_labels: int = 0) -> nn.Modul
         kwargs["problem_type"] = "multi_label_classification"
     elif kind in ("classification", "pair"):
         kwargs["problem_type"] = "single_label_classification"
-    with warnings.catch_warnings():  # "newly initialised head" is expected, not news to the user
-        warnings.simplefilter("ignore")
-        from transformers.utils import logging as hf_logging
-
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
+    with quiet_hf():
         try:
-            model = _auto_class(kind).from_pretrained(str(path), **kwargs)
+            return _auto_class(kind).from_pretrained(str(path), **kwargs)
         except (OSError, ValueError, RuntimeError) as exc:
             raise UserError(f"cannot load the model in {path}: {str(exc).splitlines()[0]}") from None
-        finally:
-            hf_logging.set_verbosity(verbosity)
-    return model
 
 
 def head_modules(model: nn.Module) -> list[str]:
@@ -134,7 +127,8 @@ def wrap_lora(model: nn.Module, kind: str, config: FinetuneConfig) -> nn.Module:
     lora = LoraConfig(task_type=task_type, r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=list(config.target_modules),
                       modules_to_save=head_modules(model) or None)
-    return get_peft_model(model, lora)
+    with quiet_hf():  # peft calls a transformers API that warns of its own deprecation
+        return get_peft_model(model, lora)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
@@ -152,7 +146,8 @@ def copy_tokenizer(src: Path, dst: Path) -> None:
 def save_finetuned(model: nn.Module, out: Path, base_dir: Path, info: dict) -> None:
     """Adapter (LoRA) or full model + tokenizer files + finetune.json (what to rebuild it with)."""
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
+    with quiet_hf():
+        model.save_pretrained(str(out))
     copy_tokenizer(base_dir, out)
     (out / "finetune.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
@@ -173,7 +168,8 @@ def load_finetuned(model_dir: str | Path) -> tuple[nn.Module, dict]:
         from peft import PeftModel
 
         base = load_base(info["base_model"], kind, num_labels)
-        model = PeftModel.from_pretrained(base, str(model_dir))
+        with quiet_hf():
+            model = PeftModel.from_pretrained(base, str(model_dir))
     else:
         model = load_base(model_dir, kind, num_labels)
     model.eval()
@@ -188,7 +184,8 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path) -> Path:
     merged = model.merge_and_unload()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(str(out))
+    with quiet_hf():
+        merged.save_pretrained(str(out))
     copy_tokenizer(Path(adapter_dir), out)
     (out / "finetune.json").write_text(json.dumps({**info, "method": "full", "merged_from": str(adapter_dir)},
                                                   indent=2), encoding="utf-8")

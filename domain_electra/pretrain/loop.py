@@ -260,6 +260,8 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
     last_eval, last_train, last_val, reason, lr = -1, {}, {}, None, config.lr
     streak = max_streak = torch.zeros((), device=device)
     best = read_best(ckpt_dir)
+    if state["step"] == 0:
+        last_val = validate()  # the starting point, so curves show what training changed
     pool = ThreadPoolExecutor(max_workers=1)  # builds the next batch while the device runs this one
     future = pool.submit(source.global_batch, state["step"], rows)
     try:

@@ -243,7 +243,8 @@ def _assemble(marked: str, segments, spans: set[int], parsed: bool, code_pattern
     firsts = [w[0] for w in words]
     previous_lasts = [" "] + [w[-1] for w in words[:-1]]
     # A token glued to a word character continues an identifier: not a word start (the sub-word marker).
-    glued = [f in _WORDCHARS and p in _WORDCHARS for f, p in zip(firsts, previous_lasts)]
+    glued = [(f in _WORDCHARS or f >= "\x80" and f.isalnum()) and (p in _WORDCHARS or p >= "\x80" and p.isalnum())
+             for f, p in zip(firsts, previous_lasts)]
     for lo, hi, _ in text_ranges:
         glued[lo:hi] = [False] * (hi - lo)
     word_start = [not g for g in glued]

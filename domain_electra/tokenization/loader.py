@@ -95,9 +95,7 @@ class DomainTokenizer:
                 starts = _first_of_word(np.array(enc.word_ids, dtype=np.int64)).astype(np.uint8)
                 out.append((np.array(enc.ids, dtype=np.uint32), starts, starts.copy()))
             return out
-        from .code_pretokenizer import pretokenize
-
-        pres = [pretokenize(t, lang or self.default_language) for t, lang in zip(texts, languages)]
+        pres = [self._pretokenize(t, lang or self.default_language) for t, lang in zip(texts, languages)]
         encodings = self._backend.encode_batch([p.words for p in pres], is_pretokenized=True,
                                                add_special_tokens=False)
         out = []
@@ -108,6 +106,28 @@ class DomainTokenizer:
             ss = np.array(pre.span_start, dtype=bool)[word_ids] & first if len(word_ids) else first
             out.append((np.array(enc.ids, dtype=np.uint32), ws.astype(np.uint8), ss.astype(np.uint8)))
         return out
+
+    def _pretokenize(self, text: str, language: str | None):
+        """Tree-sitter pre-tokens; special tokens written in the text ("[MASK]") stay single words."""
+        from .code_pretokenizer import PreTokens, pretokenize
+
+        specials = [t for t in self.hf.all_special_tokens if t in text]
+        if not specials:
+            return pretokenize(text, language)
+        import re
+
+        words, word_start, span_start = [], [], []
+        for part in re.split("(" + "|".join(map(re.escape, sorted(specials, key=len, reverse=True))) + ")", text):
+            if part in specials:
+                words.append(part)
+                word_start.append(True)
+                span_start.append(True)
+            elif part:
+                pre = pretokenize(part, language)
+                words += pre.words
+                word_start += pre.word_start
+                span_start += pre.span_start
+        return PreTokens(words, word_start, span_start, parsed=False)
 
     def decode(self, ids: Sequence[int]) -> str:
         ids = [int(i) for i in ids if int(i) not in (self.pad_id, self.cls_id, self.sep_id)]

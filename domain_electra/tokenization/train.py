@@ -81,10 +81,11 @@ def _read_shards_pyarrow(corpus_dir, split="train", columns=("text", "language")
             yield from batch.to_pylist()
 
 
-def _code_words(row: dict) -> str:
+def _code_words(row: dict) -> tuple[str, bool]:
     from .code_pretokenizer import pretokenize
 
-    return " ".join(pretokenize(row["text"], row.get("language")).words)
+    pre = pretokenize(row["text"], row.get("language"))
+    return " ".join(pre.words), pre.parsed
 
 
 def build_backend(model: str, pretokenizer: str, lowercase: bool, special_tokens: list[str]):
@@ -150,7 +151,6 @@ def wrap_fast(tok, special_tokens: tuple[str, ...], extra_tokens: tuple[str, ...
 
 def train_tokenizer(config: TokenizerTrainConfig, corpus_dir: Path, out: Path, progress: bool = True) -> dict:
     """Train on the corpus's train split and write an HF tokenizer folder to `out`. Returns stats."""
-    from .code_pretokenizer import STATS
     from .loader import DomainTokenizer
 
     recipe = get_recipe(config.domain)
@@ -165,14 +165,14 @@ def train_tokenizer(config: TokenizerTrainConfig, corpus_dir: Path, out: Path, p
         # The trainer counts pre-tokens given as space-joined words; the raw-text pipeline is put back after.
         raw_normalizer, raw_pre = backend.normalizer, backend.pre_tokenizer
         backend.normalizer, backend.pre_tokenizer = None, WhitespaceSplit()
-    started, languages = time.perf_counter(), Counter()
-    STATS.clear()
+    started, languages, parsed = time.perf_counter(), Counter(), Counter()
     counts = {"documents": 0, "bytes": 0}
 
     def texts() -> Iterator[str]:
         rows = iter_documents(corpus_dir, "train", config.max_docs, tuple(config.languages))
         with _progress(progress, "training tokenizer", config.max_docs) as advance:
-            for text, row in _map_rows(rows, code, config.workers):
+            for (text, ok), row in _map_rows(rows, code, config.workers):
+                parsed["parsed" if ok else "fallback"] += 1
                 counts["documents"] += 1
                 counts["bytes"] += len(row["text"].encode("utf-8"))
                 languages[row.get("language") or ""] += 1
@@ -189,16 +189,16 @@ def train_tokenizer(config: TokenizerTrainConfig, corpus_dir: Path, out: Path, p
     DomainTokenizer(hf, recipe.pretokenizer, default_language or None, source=Path(out)).save(out)
     stats = {"domain": config.domain, "model": model, "vocab_size": len(hf), "pretokenizer": recipe.pretokenizer,
              "documents": counts["documents"], "bytes": counts["bytes"], "languages": dict(languages),
-             "default_language": default_language or None, "pretokenizer_stats": dict(STATS),
+             "default_language": default_language or None, "pretokenizer_stats": dict(parsed),
              "seconds": round(time.perf_counter() - started, 2)}
     return stats
 
 
 def _map_rows(rows: Iterator[dict], code: bool, workers: int) -> Iterator[tuple[str, dict]]:
-    """(text the trainer sees, row): tree-sitter pre-tokens for code, the raw text otherwise."""
+    """((text the trainer sees, parsed), row): tree-sitter pre-tokens for code, the raw text otherwise."""
     if not code:
         for row in rows:
-            yield row["text"], row
+            yield (row["text"], True), row
         return
     if workers <= 1:
         for row in rows:

@@ -44,6 +44,8 @@ def strip_page_furniture(repeated_min: int) -> Step:
                 repeated += 1
             else:
                 kept.append(line)
+        if repeated > 0.5 * len(lines):  # mostly repeated lines: that is content, not page furniture
+            repeated, kept = 0, [line for line in lines if not (line.strip() and PAGE_NUMBER.match(line.strip()))]
         if not pages and not repeated:
             return doc
         return with_edits(doc, "\n".join(kept), page_numbers_removed=pages, headers_footers_removed=repeated)

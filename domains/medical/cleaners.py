@@ -42,8 +42,10 @@ RULES: tuple[tuple[str, re.Pattern], ...] = (
                            r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?(?:,\s*[A-Z]{2})?(?:\s+\d{5}(?:-\d{4})?)?")),
     ("ADDRESS", re.compile(r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)?,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?\b|\bP\.?\s?O\.?\s+Box\s+\d+\b")),
 )
-TITLES = ["mr", "mrs", "ms", "miss", "dr", "prof", "mr.", "mrs.", "ms.", "dr.", "prof.", "doctor", "nurse"]
-CUES = ["patient", "pt", "name", "son", "daughter", "wife", "husband", "mother", "father", "brother", "sister",
+TITLES = ["mr", "mrs", "ms", "miss", "dr", "prof", "mr.", "mrs.", "ms.", "dr.", "prof."]
+TITLE_CASED = [t.capitalize() for t in TITLES]
+# Cues only count when a known first name follows ("see your doctor. Your BMI" is not a name).
+CUES = ["doctor", "nurse", "patient", "pt", "name", "son", "daughter", "wife", "husband", "mother", "father", "brother", "sister",
         "signed", "dictated", "attending", "physician", "surgeon", "contact", "referred", "cc", "by", "guardian"]
 FIRST_NAMES = """james john robert michael william david richard joseph thomas charles christopher daniel matthew anthony
 mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald edward jason jeffrey ryan jacob gary
@@ -63,8 +65,9 @@ def _name_patterns() -> list[dict]:
     cap = {"IS_TITLE": True, "IS_ALPHA": True}
     surname = [{"IS_TITLE": True}, {"TEXT": "-", "OP": "?"}, {"IS_TITLE": True, "OP": "?"}]
     return [
-        {"label": "NAME", "pattern": [{"LOWER": {"IN": TITLES}}, {"TEXT": ".", "OP": "?"}, *surname]},
-        {"label": "NAME", "pattern": [{"LOWER": {"IN": TITLES}}, {"TEXT": ".", "OP": "?"}, cap, *surname]},
+        # Case-sensitive titles: "MS. Most patients" is multiple sclerosis, not Ms. Most.
+        {"label": "NAME", "pattern": [{"TEXT": {"IN": TITLE_CASED}}, {"TEXT": ".", "OP": "?"}, *surname]},
+        {"label": "NAME", "pattern": [{"TEXT": {"IN": TITLE_CASED}}, {"TEXT": ".", "OP": "?"}, cap, *surname]},
         {"label": "NAME", "pattern": [{"LOWER": {"IN": CUES}}, {"TEXT": {"IN": [":", ","]}, "OP": "?"},
                                       {"LOWER": {"IN": FIRST_NAMES}}, cap]},
         {"label": "NAME", "pattern": [{"LOWER": {"IN": ["patient", "pt", "name"]}}, {"TEXT": ":"}, cap, cap]},

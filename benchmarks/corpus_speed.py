@@ -1,0 +1,164 @@
+"""Corpus building speed and memory on real data, with its baseline (reading only) in the same run.
+
+    python benchmarks/corpus_speed.py                      # the four real-data builds, 1 worker
+    python benchmarks/corpus_speed.py --workers 2
+    python benchmarks/corpus_speed.py --memory 1000        # + flat-memory check on a 1000 MB input
+                                                           #   (written to /tmp, deleted afterwards)
+
+Each build runs in a fresh child process whose peak resident memory (the sum over the process and its
+workers, sampled every 0.1 s with psutil) is recorded. "read only" is the baseline: the same sources
+through the readers alone, no cleaning, hashing or deduplication.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("DOMAIN_ELECTRA_DATA") or ROOT / "../shared/data").resolve()
+BUILDS = {
+    "code": dict(domain="code", sources=[sysconfig.get_paths()["stdlib"]], exclude=["*/site-packages"]),
+    "legal": dict(domain="legal", sources=["/usr/share/common-licenses", "/usr/share/doc/*/copyright"]),
+    "medical": dict(domain="medical", sources=[str(DATA / "medical/medquad")], text_field="Answer"),
+    "finance": dict(domain="finance", sources=[str(DATA / "finance/fomc-unlabelled-corpus")], text_field="sentence",
+                    join_rows=True),
+}
+
+
+def child(spec: dict) -> dict:
+    """Runs in the child process: one build (or the read-only baseline); prints its numbers as JSON."""
+    from domain_electra.corpus import CorpusConfig, build_corpus
+    from domain_electra.corpus.readers import ReadOptions, Skipped, iter_sources, read_source
+    from domain_electra.registry import get_domain
+
+    config = CorpusConfig(**spec["config"])
+    t0 = time.time()
+    if spec["mode"] == "read":
+        domain = get_domain(config.domain)
+        opts = ReadOptions(config.text_field, tuple(domain.file_extensions), config.max_chars, config.join_rows)
+        t0 = time.time()
+        docs = chars = 0
+        for src in iter_sources(config.sources, opts.extensions, tuple(config.exclude)):
+            if isinstance(src, Skipped):
+                continue
+            for item in read_source(src, opts):
+                if not isinstance(item, Skipped):
+                    docs += 1
+                    chars += len(item.text.encode("utf-8", "surrogatepass"))
+        return {"docs_in": docs, "mb_in": chars / 1e6, "docs_out": docs, "seconds": time.time() - t0, "setup": 0.0}
+    out = Path(tempfile.mkdtemp(prefix="corpus-bench-"))
+    try:
+        stats = build_corpus(config, out, progress=False)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {"docs_in": stats["documents"]["read"], "mb_in": stats["bytes"]["in"] / 1e6,
+            "docs_out": stats["documents"]["kept"], "seconds": time.time() - t0, "setup": stats["seconds_setup"],
+            "dropped": stats["documents"]["dropped"], "phi": stats["phi"], "duplicate_rate": stats["duplicate_rate"]}
+
+
+def measure(mode: str, config: dict) -> dict:
+    """Run `child` in a fresh interpreter and sample the RSS of its whole process tree."""
+    proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps({"mode": mode, "config": config})],
+                            stdout=subprocess.PIPE, cwd=ROOT)
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [ps, *ps.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    result = json.loads(proc.stdout.read().decode().strip().splitlines()[-1])
+    result["peak_rss_mb"] = peak / 1e6
+    return result
+
+
+def make_big_input(path: Path, megabytes: int, seed: int = 0) -> None:
+    """Repeat real text (Debian licence texts) with small random edits into a JSONL file."""
+    rng = random.Random(seed)
+    texts = [p.read_text(errors="ignore") for p in sorted(Path("/usr/share/common-licenses").iterdir())
+             if p.is_file() and p.stat().st_size > 2000]
+    paragraphs = [p for t in texts for p in t.split("\n\n") if len(p) > 200]
+    target, written = megabytes * 1_000_000, 0
+    with open(path, "w") as f:
+        while written < target:
+            words = " ".join(rng.sample(paragraphs, 6)).split()
+            for _ in range(3):  # small edits: most documents are near-duplicates of earlier ones
+                words[rng.randrange(len(words))] = rng.choice(words)
+            line = json.dumps({"text": " ".join(words)}) + "\n"
+            f.write(line)
+            written += len(line)
+
+
+def versions() -> str:
+    from importlib import metadata
+
+    names = ("datasketch", "langdetect", "spacy", "tree-sitter", "pyarrow", "pybloomfiltermmap3")
+    found = []
+    for n in names:
+        try:
+            found.append(f"{n} {metadata.version(n)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return f"python {platform.python_version()}, " + ", ".join(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--domains", default="code,legal,medical,finance")
+    parser.add_argument("--memory", type=int, default=0, help="MB of generated input for the flat-memory check")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+    cpu = platform.processor() or platform.machine()
+    print(f"# corpus_speed: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu}, {psutil.cpu_count()} cores "
+          f"(load {os.getloadavg()[0]:.1f}), {versions()}")
+    print("| build | mode | workers | input MB | docs in | docs out | s total | s setup | MB/s | MB/s/worker "
+          "(excl. setup) | peak RSS MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = [(d, BUILDS[d]) for d in args.domains.split(",") if d]
+    tmp = None
+    if args.memory:
+        tmp = Path(tempfile.mkdtemp(prefix="corpus-mem-"))
+        for mb in (args.memory // 10, args.memory):
+            make_big_input(tmp / f"big-{mb}.jsonl", mb)
+            runs.append((f"repeated {mb} MB", dict(domain="legal", sources=[str(tmp / f"big-{mb}.jsonl")],
+                                                   decontaminate=False)))
+    try:
+        for name, config in runs:
+            for mode, workers in (("read", 1), ("build", args.workers)):
+                if mode == "read" and name.startswith("repeated"):
+                    continue
+                r = measure(mode, config | {"workers": workers})
+                rate = r["mb_in"] / r["seconds"]
+                steady = r["mb_in"] / max(r["seconds"] - r["setup"], 1e-9) / workers
+                print(f"| {name} | {'read only' if mode == 'read' else 'full build'} | {workers} | {r['mb_in']:.1f} | "
+                      f"{r['docs_in']} | {r['docs_out']} | {r['seconds']:.1f} | {r['setup']:.1f} | {rate:.2f} | "
+                      f"{steady:.2f} | {r['peak_rss_mb']:.0f} |", flush=True)
+                if mode == "build":
+                    print(f"<!-- {name}: dropped {r['dropped']}, phi {r['phi']}, dup rate {r['duplicate_rate']} -->",
+                          flush=True)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The bench runner end to end on tiny models: files, seeds, deltas, matrices, probes, failure modes."""
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pandas as pd
+import pytest
+import torch
+
+from domain_electra.errors import UserError
+from domain_electra.evaluation import BenchConfig, run_bench
+from domain_electra.evaluation.probes import discriminator_choice, generator_choice, load_discriminator, \
+    load_generator, run_probes
+from domain_electra.finetune.models import load_tokenizer
+from test_eval_finetune import make_tiny_electra
+
+TOY_PLUGIN = '''
+import random
+from domain_electra.domain import Domain, EvalTask, MaskingPolicy, TaskData, TokenizerRecipe
+
+WORDS = "profit loss revenue rises falls stock market bank rate cut".split()
+
+def rows(n, seed):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        label = i % 3
+        out.append({"text": " ".join(rng.choice(WORDS) for _ in range(4)) + " " + ("bullish", "bearish", "neutral")[label],
+                    "label": label})
+    return out
+
+def load(data_dir=None, empty_dev=False, **_):
+    return TaskData(train=rows(24, 0), dev=[] if empty_dev else rows(8, 1), test={"en": rows(12, 2), "de": rows(12, 3),
+                    "fr": rows(6, 4)}, labels=("bullish", "bearish", "neutral"), license="CC0-toy")
+
+DOMAIN = Domain(name="toy", description="toy", languages=("en", "de", "fr"), cleaners=lambda options: [],
+                tokenizer=TokenizerRecipe(), masking=MaskingPolicy(),
+                eval_tasks=(EvalTask(name="toy-sentiment", kind="classification", description="toy sentiment",
+                                     load=load, test_languages=("en", "de", "fr"), source_url="nowhere"),),
+                examples=("x",))
+'''
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    scratch = make_tiny_electra(root / "scratch", seed=0, with_generator=True)
+    other = make_tiny_electra(root / "pretrained", seed=1, with_generator=True)
+    events = [{"step": s, "split": "train", "gen_loss": 5 - s / 10, "disc_loss": 0.7 - s / 100} for s in range(10)]
+    events.append({"step": 9, "split": "validation", "gen_loss": 4.2, "disc_loss": 0.61, "disc_acc": 0.8})
+    (root / "pretrained" / "metrics.jsonl").write_text("\n".join(json.dumps(e) for e in events))
+    return {"scratch": str(scratch), "pretrained": str(other)}
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_code_suite_end_to_end(models, tmp_path):
+    suite = write(tmp_path / "code.yaml", """
+        domain: code
+        finetune: {epochs: 1, batch_size: 8, max_length: 32, eval_batch_size: 16}
+        tasks:
+          - task: stdlib-docstring-retrieval
+          - task: stdlib-cloze-maxmin
+        """)
+    out = tmp_path / "bench"
+    results = run_bench(BenchConfig(suite=suite, models=models, limit=16, seeds=2, bootstrap=50), out, progress=False)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["complete"] is True and not (out / "progress.jsonl").exists()
+    rows = pd.read_csv(out / "results.csv")
+    retrieval = rows[rows.task == "stdlib-docstring-retrieval"]
+    assert len(retrieval) == 4 and set(retrieval.seed) == {0, 1} and (retrieval.n == 16).all()
+    cloze = rows[rows.task == "stdlib-cloze-maxmin"]
+    assert set(cloze.variant) == {"zero-shot generator", "zero-shot discriminator"} and len(cloze) == 4
+    summary = {(r["task"], r["variant"], r["model"]): r for r in results["summary"]}
+    mine = summary[("stdlib-docstring-retrieval", "lora fine-tuned", "pretrained")]
+    assert mine["seeds"] == 2 and mine["ci_low"] <= mine["delta"] <= mine["ci_high"]
+    assert summary[("stdlib-docstring-retrieval", "lora fine-tuned", "scratch")]["delta"] is None
+    report = (out / "report.md").read_text()
+    assert "Python Software Foundation License" in report and "delta vs scratch" in report
+    assert (out / "bars-stdlib-docstring-retrieval-lora-fine-tuned.png").stat().st_size > 1000
+    assert (out / "curves-pretrained.png").is_file() and not (out / "curves-scratch.png").exists()
+
+
+def test_cross_lingual_matrix_and_heatmap(models, tmp_path):
+    plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
+    suite = write(tmp_path / "toy.yaml", f"""
+        domain: {plugin}
+        finetune: {{epochs: 1, batch_size: 8, max_length: 16, lr: 0.005}}
+        tasks: [toy-sentiment]
+        """)
+    out = tmp_path / "bench"
+    results = run_bench(BenchConfig(suite=suite, models=models, seeds=1, bootstrap=50), out, progress=False)
+    matrix = results["matrices"]["toy-sentiment | lora fine-tuned"]
+    assert matrix["languages"] == ["en", "de", "fr"] and matrix["models"] == ["scratch", "pretrained"]
+    for scores, gaps in zip(matrix["scores"], matrix["gaps"]):
+        assert gaps[0] == 0.0 and gaps[1] == pytest.approx(scores[0] - scores[1])
+    assert (out / "heatmap-toy-sentiment-lora-fine-tuned.png").is_file()
+    assert "CC0-toy" in (out / "report.md").read_text()
+
+
+def test_bad_inputs_fail_before_any_result(models, tmp_path):
+    plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
+    suite = write(tmp_path / "toy.yaml", f"domain: {plugin}\ntasks: [toy-sentiment]\n")
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="no weights"):
+        run_bench(BenchConfig(suite=suite, models={"x": str(empty)}), tmp_path / "o1", progress=False)
+    with pytest.raises(UserError, match="no dev examples"):
+        bad = write(tmp_path / "bad.yaml", f"domain: {plugin}\ntasks:\n  - task: toy-sentiment\n"
+                                           "    options: {empty_dev: true}\n")
+        run_bench(BenchConfig(suite=bad, models=models), tmp_path / "o2", progress=False)
+    with pytest.raises(UserError, match="has no task 'nope'"):
+        run_bench(BenchConfig(suite=write(tmp_path / "n.yaml", f"domain: {plugin}\ntasks: [nope]\n"), models=models),
+                  tmp_path / "o3", progress=False)
+    with pytest.raises(UserError, match="finetune.epochs"):
+        run_bench(BenchConfig(suite=suite, models=models, finetune={"epochs": "many"}), tmp_path / "o4", progress=False)
+    assert not any((tmp_path / o / "results.json").exists() for o in ("o1", "o2", "o3", "o4"))
+
+
+def test_a_failure_mid_run_leaves_no_complete_result(models, tmp_path):
+    plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
+    suite = write(tmp_path / "toy.yaml", f"domain: {plugin}\nfinetune: {{epochs: 1, max_length: 16}}\n"
+                                         "tasks: [toy-sentiment]\n")
+    broken = tmp_path / "broken"
+    make_tiny_electra(broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    out = tmp_path / "bench"
+    with pytest.raises(UserError, match="cannot load the model"):
+        run_bench(BenchConfig(suite=suite, models={"ok": models["scratch"], "broken": str(broken)}, seeds=1), out,
+                  progress=False)
+    assert not (out / "results.json").exists() and not (out / "report.md").exists()
+    streamed = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in streamed} == {"ok"} and len(streamed) == 3
+
+
+def test_probes_use_the_heads_and_skip_missing_ones(models, tmp_path):
+    disc_dir = models["scratch"]
+    tok = load_tokenizer(disc_dir)
+    generator, _ = load_generator(__import__("pathlib").Path(disc_dir))
+    discriminator = load_discriminator(__import__("pathlib").Path(disc_dir))
+    assert generator is not None and discriminator is not None
+    text = "return the largest value\ndef f ( x ) : return <mask> ( x )"
+    assert generator_choice(generator, tok, text, ["max", "min"]) in ("max", "min")
+    # The choice is the argmax of the head's own scores: check against a direct computation.
+    ids = tok.encode("max")
+    row = [tok.cls_id, *tok.encode("return the largest value\ndef f ( x ) : return "), *ids,
+           *tok.encode(" ( x )"), tok.sep_id]
+    with torch.no_grad():
+        logits = discriminator(input_ids=torch.tensor([row])).logits[0]
+    assert logits.shape[0] == len(row)
+    # A BERT-layout encoder without heads: no probe at all rather than a random head.
+    from transformers import BertConfig, BertModel
+
+    bert = tmp_path / "bert"
+    BertModel(BertConfig(vocab_size=len(tok.hf), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(str(bert))
+    tok.save(bert)
+    assert run_probes(bert, {"python": [{"text": text, "choices": ["max", "min"], "answer": "max"}]}) == {}
+    both = run_probes(disc_dir, {"python": [{"text": text, "choices": ["max", "min"], "answer": "max"}]})
+    assert set(both) == {"generator", "discriminator"} and both["generator"]["python"]["gold"] == ["max"]
+    assert discriminator_choice(discriminator, tok, text, ["max", "min"]) == both["discriminator"]["python"]["pred"][0]

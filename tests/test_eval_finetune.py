@@ -1,0 +1,188 @@
+"""Fine-tuning: every task kind on tiny seeded models, adapter reload / merge identity, bad inputs."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from domain_electra.domain import EvalTask, TaskData
+from domain_electra.errors import UserError
+from domain_electra.finetune import FinetuneConfig, finetune, load_finetuned, merge_adapter
+from domain_electra.finetune.batches import encode_texts, limit_data
+from domain_electra.finetune.models import load_base, load_tokenizer
+
+WORDS = ("profit loss revenue rises falls stock market bank rate cut hike bullish bearish neutral "
+         "def return max min self value list dict sort key open file read write close parse json "
+         "disease patient cancer gene mutation therapy trial dose").split()
+
+
+def make_tokenizer(folder: Path) -> None:
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizerFast
+
+    backend = BertWordPieceTokenizer(lowercase=True)
+    corpus = [" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))] + ["( ) : , . = [ ] _ < >"]
+    backend.train_from_iterator(corpus, vocab_size=300, min_frequency=1)
+    BertTokenizerFast(tokenizer_object=backend._tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                      sep_token="[SEP]", mask_token="[MASK]").save_pretrained(str(folder))
+
+
+def make_tiny_electra(folder: Path, seed: int = 0, with_generator: bool = False) -> Path:
+    """A 2-layer, hidden-32 ELECTRA pretraining export (discriminator [+ generator] folders)."""
+    from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
+
+    torch.manual_seed(seed)
+    disc = folder / "discriminator" if with_generator else folder
+    disc.mkdir(parents=True, exist_ok=True)
+    make_tokenizer(disc)
+    vocab = len(load_tokenizer(disc).hf)
+    config = ElectraConfig(vocab_size=vocab, embedding_size=32, hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    ElectraForPreTraining(config).save_pretrained(str(disc))
+    if with_generator:
+        gen = folder / "generator"
+        gen.mkdir(exist_ok=True)
+        make_tokenizer(gen)
+        ElectraForMaskedLM(config).save_pretrained(str(gen))
+    return disc
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return make_tiny_electra(tmp_path_factory.mktemp("tiny"))
+
+
+def synthetic(kind: str, n: int = 48) -> tuple[EvalTask, TaskData]:
+    """Learnable toy tasks: the label is carried by one keyword."""
+    rng = random.Random(0)
+    rows = []
+    for i in range(n):
+        label = i % 3
+        filler = " ".join(rng.choice(WORDS[:12]) for _ in range(5))
+        keyword = ("bullish", "bearish", "neutral")[label]
+        if kind == "classification":
+            rows.append({"text": f"{filler} {keyword}", "label": label})
+        elif kind == "pair":
+            rows.append({"text": filler, "text_pair": keyword, "label": label})
+        elif kind == "multilabel":
+            rows.append({"text": f"{filler} {keyword}", "label": sorted({label, (label + 1) % 3} if i % 2 else {label})})
+        elif kind == "token":
+            tokens = filler.split() + ["cancer", "gene"] + filler.split()[:2]
+            rows.append({"tokens": tokens, "tags": ["O"] * 5 + ["B-Disease", "I-Disease", "O", "O"]})
+        elif kind == "retrieval":
+            rows.append({"query": f"{keyword} {WORDS[i % len(WORDS)]}", "document": f"def {WORDS[i % len(WORDS)]} return {keyword}"})
+    labels = {"token": ("O", "B-Disease", "I-Disease"), "retrieval": ()}.get(kind, ("bullish", "bearish", "neutral"))
+    data = TaskData(train=rows[:32], dev=rows[32:40], test={"en": rows[40:], "de": rows[40:44]}, labels=labels,
+                    license="test")
+    metric = {"multilabel": "micro_f1", "token": "f1", "retrieval": "mrr@10"}.get(kind, "accuracy")
+    task = EvalTask(name=f"toy-{kind}", kind=kind, description="toy", load=lambda *a, **k: data, metric=metric,
+                    test_languages=("en", "de"))
+    return task, data
+
+
+FAST = FinetuneConfig(epochs=2, batch_size=8, max_length=24, lr=5e-3, patience=0)
+
+
+@pytest.mark.parametrize("kind", ["classification", "pair", "multilabel", "token", "retrieval"])
+def test_every_kind_trains_and_scores(tiny, tmp_path, kind):
+    task, data = synthetic(kind)
+    result = finetune(task, data, tiny, tmp_path / "ft", FAST, progress=False)
+    assert set(result["test"]) == {"en", "de"}
+    main = result["metric"]
+    assert 0.0 <= result["test"]["en"][main] <= 1.0 and result["test"]["en"]["n"] == 8
+    assert result["steps"] == 8  # 32 examples / batch 8 * 2 epochs
+    assert len(result["history"]) == 2 and result["best_dev"] == max(h[f"dev_{main}"] for h in result["history"])
+    assert 0 < result["trainable_params"] < result["total_params"]
+    assert (tmp_path / "ft" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "ft" / "finetune.json").is_file()
+
+
+def test_lora_trainable_parameter_count_is_pinned(tiny):
+    task, data = synthetic("retrieval")
+    result = finetune(task, data, tiny, None, FinetuneConfig(epochs=1, batch_size=8, max_length=16, r=4), progress=False)
+    # 2 layers x (query, value) x (A: 4x32 + B: 32x4); a retrieval bi-encoder has no task head.
+    assert result["trainable_params"] == 2 * 2 * (4 * 32 + 32 * 4)
+
+
+def _logits(model, tok, rows):
+    with torch.no_grad():
+        return model(**encode_texts(tok, rows, "classification", 24)).logits
+
+
+def test_adapter_reloads_to_identical_logits_and_merges(tiny, tmp_path):
+    task, data = synthetic("classification")
+    finetune(task, data, tiny, tmp_path / "ft", FAST, progress=False)
+    tok = load_tokenizer(tmp_path / "ft")
+    reloaded, info = load_finetuned(tmp_path / "ft")
+    again, _ = load_finetuned(tmp_path / "ft")
+    rows = data.test["en"]
+    first = _logits(reloaded, tok, rows)
+    assert torch.equal(first, _logits(again, tok, rows))  # the head came from the adapter, not a new init
+    fresh = load_base(tiny, "classification", 3)
+    assert not torch.allclose(first, _logits(fresh.eval(), tok, rows))
+    merged_dir = merge_adapter(tmp_path / "ft", tmp_path / "merged")
+    merged = load_base(merged_dir, "classification", 3).eval()
+    assert torch.allclose(first, _logits(merged, tok, rows), atol=1e-5)
+    assert info["method"] == "lora" and info["labels"] == ["bullish", "bearish", "neutral"]
+
+
+def test_same_seed_same_result_other_seed_differs(tiny):
+    task, data = synthetic("classification")
+    a = finetune(task, data, tiny, None, FAST, progress=False)
+    b = finetune(task, data, tiny, None, FAST, progress=False)
+    c = finetune(task, data, tiny, None, FinetuneConfig(**{**FAST.__dict__, "seed": 1}), progress=False)
+    assert a["history"] == b["history"] and a["predictions"] == b["predictions"]
+    assert a["history"][0]["loss"] != c["history"][0]["loss"]
+
+
+def test_full_finetuning_trains_every_weight(tiny, tmp_path):
+    task, data = synthetic("classification")
+    result = finetune(task, data, tiny, tmp_path / "full", FinetuneConfig(**{**FAST.__dict__, "method": "full"}),
+                      progress=False)
+    assert result["trainable_params"] == result["total_params"]
+    model, _ = load_finetuned(tmp_path / "full")
+    assert (tmp_path / "full" / "model.safetensors").is_file() and model.num_labels == 3
+
+
+def test_early_stopping_stops_after_patience(tiny):
+    task, data = synthetic("classification")
+    config = FinetuneConfig(epochs=6, batch_size=8, max_length=24, lr=1e-12, patience=1, evals_per_epoch=2)
+    result = finetune(task, data, tiny, None, config, progress=False)
+    assert len(result["history"]) == 2  # the second evaluation did not improve: stop there
+    assert result["steps"] == 4
+
+
+def test_model_folder_without_weights_is_one_line_error(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    task, data = synthetic("classification")
+    with pytest.raises(UserError, match="no weights"):
+        finetune(task, data, tmp_path, None, FAST, progress=False)
+
+
+def test_empty_split_after_limit_is_an_error(tiny):
+    task, data = synthetic("classification")
+    empty = TaskData(train=data.train, dev=[], test=data.test, labels=data.labels)
+    with pytest.raises(UserError, match="no dev examples"):
+        finetune(task, empty, tiny, None, FAST, progress=False)
+
+
+def test_limit_is_a_seeded_sample_not_the_head():
+    _, data = synthetic("classification")
+    cut = limit_data(data, 5)
+    assert len(cut.train) == 5 and cut.train != data.train[:5]
+    assert cut.train == limit_data(data, 5).train and len(cut.test["de"]) == 4
+
+
+def test_bad_config_values_are_user_errors():
+    with pytest.raises(UserError):
+        FinetuneConfig(method="qlora")
+    with pytest.raises(UserError):
+        FinetuneConfig(batch_size=0)
+
+
+def test_unknown_lora_target_module_is_named(tiny):
+    task, data = synthetic("classification")
+    with pytest.raises(UserError, match="q_proj"):
+        finetune(task, data, tiny, None, FinetuneConfig(target_modules=("q_proj",)), progress=False)
