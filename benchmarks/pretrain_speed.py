@@ -42,14 +42,13 @@ import contextlib
 import datetime as dt
 import gc
 import json
-import math
 import platform
 import statistics
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -276,7 +275,8 @@ def toolkit_runner(gen, disc, packed: Path, batch_size: int, device, total_steps
         from domain_electra.tokenization.packed import PackedTokens
     except ImportError as exc:
         raise RuntimeError(f"unavailable: domain_electra.pretrain ({exc})") from None
-    config = PretrainConfig(init=str(packed), batch_size=batch_size, lr=LR, warmup_steps=WARMUP,
+    # `init` is left at its default and unused: the caller built the models.
+    config = PretrainConfig(batch_size=batch_size, lr=LR, warmup_steps=WARMUP,
                             max_steps=total_steps, mask_rate=MASK_RATE, whole_word=False, rtd_weight=RTD_WEIGHT,
                             seed=seed, dropout=dropout, compile=compile)
     config.validate()

@@ -127,7 +127,10 @@ def _bench_stage(config: Any, out: Path, progress: bool):
 def quickstart_recipe(out: Path, minutes: float) -> dict:
     """The embedded default: real code (this machine's Python standard library), end to end on a CPU."""
     stdlib = sysconfig.get_paths()["stdlib"]
-    suite = Path(__file__).resolve().parent / "evaluation" / "suites" / "quickstart.yaml"
+    suite = Path(__file__).resolve().parent.parent / "evals" / "code-docstring.yaml"
+    if not suite.is_file():
+        raise UserError(f"the quickstart suite {suite} is missing: run the quickstart from a clone of the "
+                        "repository installed with `pip install -e .`")
     return {
         "domain": "code",
         "out": str(out),

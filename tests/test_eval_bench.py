@@ -90,7 +90,9 @@ def test_cross_lingual_matrix_and_heatmap(models, tmp_path):
     suite = write(tmp_path / "toy.yaml", f"""
         domain: {plugin}
         finetune: {{epochs: 1, batch_size: 8, max_length: 16, lr: 0.005}}
-        tasks: [toy-sentiment]
+        tasks:
+          - task: toy-sentiment
+            probe: {{template: "{{text}} so it is <mask> .", words: [bullish, bearish, neutral]}}
         """)
     out = tmp_path / "bench"
     results = run_bench(BenchConfig(suite=suite, models=models, seeds=1, bootstrap=50), out, progress=False)
@@ -99,6 +101,9 @@ def test_cross_lingual_matrix_and_heatmap(models, tmp_path):
     for scores, gaps in zip(matrix["scores"], matrix["gaps"]):
         assert gaps[0] == 0.0 and gaps[1] == pytest.approx(scores[0] - scores[1])
     assert (out / "heatmap-toy-sentiment-lora-fine-tuned.png").is_file()
+    probes = [r for r in results["rows"] if r["variant"].startswith("zero-shot")]
+    assert len(probes) == 2 * 2 * 3 and {r["n"] for r in probes} == {12, 6}  # models x heads x languages
+    assert "toy-sentiment | zero-shot discriminator" in results["matrices"]
     assert "CC0-toy" in (out / "report.md").read_text()
 
 
@@ -164,3 +169,14 @@ def test_probes_use_the_heads_and_skip_missing_ones(models, tmp_path):
     both = run_probes(disc_dir, {"python": [{"text": text, "choices": ["max", "min"], "answer": "max"}]})
     assert set(both) == {"generator", "discriminator"} and both["generator"]["python"]["gold"] == ["max"]
     assert discriminator_choice(discriminator, tok, text, ["max", "min"]) == both["discriminator"]["python"]["pred"][0]
+
+
+@pytest.mark.parametrize("name", ["code", "code-docstring", "finance", "legal", "medical"])
+def test_shipped_suites_parse(name):
+    from pathlib import Path
+
+    from domain_electra.evaluation.suite import load_suite
+    from domain_electra.evaluation.bench import _finetune_config
+
+    suite = load_suite(Path(__file__).resolve().parent.parent / "evals" / f"{name}.yaml")
+    assert suite.tasks and all(_finetune_config(suite, st, {}, 0).epochs >= 1 for st in suite.tasks)

@@ -271,6 +271,7 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
                       "validation": shards["validation"]["documents"], "dropped": dict(dropped.most_common())},
         "bytes": {"in": totals["bytes_in"], "out": shards["train"]["bytes"] + shards["validation"]["bytes"]},
         "languages": dict(languages.most_common()),
+        "language_detector": "file extension" if domain.tokenizer.pretokenizer == "code" else S.language_detector()[1],
         "duplicate_rate": round((dropped["exact_duplicate"] + dropped["near_duplicate"]) / dedup_seen, 4)
         if dedup_seen else 0.0,
         "edits": dict(edits.most_common()),

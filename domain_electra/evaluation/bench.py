@@ -61,8 +61,23 @@ def _load_all(suite: Suite, config: BenchConfig, progress: bool) -> dict:
     for st in suite.tasks:
         data = limit_data(st.task.load(config.data_dir, **st.options), config.limit)
         check_nonempty(st.task.name, data, need_train=st.task.kind != "cloze")
+        if st.probe:
+            prompt_rows(st.probe, data)  # label words must match the labels: check before training
         datas[st.task.name] = data
     return datas
+
+
+def prompt_rows(probe: dict, data) -> dict[str, list[dict]]:
+    """Classification test sets as cloze prompts: the gold answer is the label word of the gold label."""
+    words = [str(w) for w in probe["words"]]
+    if len(words) != len(data.labels):
+        raise UserError(f"probe words {words} must name each of the {len(data.labels)} labels {list(data.labels)}")
+    out = {}
+    for lang, rows in data.test.items():
+        out[lang] = [{"text": probe["template"].replace("{text}", r["text"] + (" " + r["text_pair"] if "text_pair" in r
+                                                                                 else "")),
+                      "choices": words, "answer": words[int(r["label"])]} for r in rows]
+    return out
 
 
 def _hardware() -> dict:
@@ -108,6 +123,7 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
 
     units = [(st, name, seed) for st in suite.tasks for name in models
              for seed in (range(1) if st.task.kind == "cloze" else range(config.seeds))]
+    units += [(st, name, "probe") for st in suite.tasks if st.probe for name in models]
     rows, predictions, runs, started = [], {}, [], time.perf_counter()
     with make_progress(progress) as bar, stream:
         job = bar.add_task(f"bench {suite.name}", total=len(units))
@@ -115,8 +131,11 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
             task, data = st.task, datas[st.task.name]
             bar.update(job, description=f"{task.name} · {name} · seed {seed}")
             new = []
-            if task.kind == "cloze":
-                for variant, per_lang in run_probes(models[name], data.test).items():
+            if task.kind == "cloze" or seed == "probe":
+                test = data.test if task.kind == "cloze" else prompt_rows(st.probe, data)
+                variants = run_probes(models[name], test).items()
+                seed = 0
+                for variant, per_lang in variants:
                     for lang, gp in per_lang.items():
                         new.append(_rows(name, task, f"zero-shot {variant}", 0, lang,
                                          score("cloze", gp["gold"], gp["pred"]), len(gp["gold"])))

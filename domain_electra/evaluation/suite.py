@@ -6,6 +6,9 @@
       - task: multifin-highlevel    # a task of that domain (domain.task(name))
         options: {level: high}      # keyword arguments of the task's loader
         finetune: {batch_size: 32}  # per-task FinetuneConfig values (over the suite's)
+        probe:                      # optional, classification tasks: zero-shot prompt with label words
+          template: "{text} Topic: <mask>."
+          words: [business, finance, government, industry, tax, technology]   # one per label, in order
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ class SuiteTask:
     task: EvalTask
     options: dict = field(default_factory=dict)
     finetune: dict = field(default_factory=dict)
+    probe: dict = field(default_factory=dict)  # {"template": "... {text} ... <mask> ...", "words": [...]}
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,20 @@ def load_suite(path: str | Path, only: tuple[str, ...] = ()) -> Suite:
     tasks = []
     for i, entry in enumerate(data["tasks"]):
         entry = {"task": entry} if isinstance(entry, str) else entry
-        if not isinstance(entry, dict) or "task" not in entry or set(entry) - {"task", "options", "finetune"}:
-            raise UserError(f"{path}: tasks[{i}] must be a task name or {{task, options, finetune}}")
+        if not isinstance(entry, dict) or "task" not in entry or set(entry) - {"task", "options", "finetune", "probe"}:
+            raise UserError(f"{path}: tasks[{i}] must be a task name or {{task, options, finetune, probe}}")
         try:
             task = domain.task(str(entry["task"]))
         except KeyError:
             raise UserError(f"{path}: domain '{domain.name}' has no task '{entry['task']}'; available: {names}") from None
         if only and task.name not in only:
             continue
-        tasks.append(SuiteTask(task, dict(entry.get("options") or {}), dict(entry.get("finetune") or {})))
+        probe = dict(entry.get("probe") or {})
+        if probe and (task.kind not in ("classification", "pair") or "<mask>" not in str(probe.get("template", ""))
+                      or not isinstance(probe.get("words"), list)):
+            raise UserError(f"{path}: tasks[{i}].probe needs a classification task, a 'template' holding {{text}} "
+                            "and <mask>, and a 'words' list (one label word per label)")
+        tasks.append(SuiteTask(task, dict(entry.get("options") or {}), dict(entry.get("finetune") or {}), probe))
     if not tasks:
         raise UserError(f"{path}: no task left to run (asked for {', '.join(only)}; suite tasks: {names})")
     return Suite(name=path.stem, domain=domain, tasks=tuple(tasks), finetune=dict(data.get("finetune") or {}))

@@ -105,8 +105,9 @@ def load_base(model_dir: str | Path, kind: str, num_labels: int = 0) -> nn.Modul
     with quiet_hf():
         try:
             return _auto_class(kind).from_pretrained(str(path), **kwargs)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise UserError(f"cannot load the model in {path}: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # corrupt weights surface as library-specific errors (SafetensorError, ...)
+            first = (str(exc).splitlines() or [""])[0]
+            raise UserError(f"cannot load the model in {path}: {type(exc).__name__}: {first}") from None
 
 
 def head_modules(model: nn.Module) -> list[str]:

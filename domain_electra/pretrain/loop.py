@@ -210,7 +210,8 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
     metrics_file = out / "metrics.jsonl"
     if world.main:  # drop lines logged after the checkpoint we resume from (they will be redone)
         old = metrics_file.read_text().splitlines() if metrics_file.is_file() else []
-        metrics_file.write_text("".join(line + "\n" for line in old if json.loads(line)["step"] <= state["step"]))
+        keep = [line for line in old if found and json.loads(line)["step"] <= state["step"]]
+        metrics_file.write_text("".join(line + "\n" for line in keep))
     model = (DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
              if world.size > 1 else objective)
     step_fn = make_train_step(model, optimizer, config, device)
@@ -262,6 +263,7 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
     best = read_best(ckpt_dir)
     if state["step"] == 0:
         last_val = validate()  # the starting point, so curves show what training changed
+    window.t0 = time.time()  # tokens/s counts training time only
     pool = ThreadPoolExecutor(max_workers=1)  # builds the next batch while the device runs this one
     future = pool.submit(source.global_batch, state["step"], rows)
     try:
@@ -271,8 +273,8 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
                 reason = ("max_steps" if total_steps is not None and state["step"] >= total_steps else
                           "max_minutes" if max_seconds is not None and state["elapsed_s"] >= max_seconds else None)
                 interrupted = world.any(signals.signum is not None)
-                if world.size > 1:
-                    reason = reason if not world.any(reason is not None) else (reason or "max_minutes")
+                if world.any(reason is not None) and reason is None:
+                    reason = "max_minutes"  # another process ran out of time first: all stop together
                 if interrupted:
                     path = save() if last_saved != state["step"] else ckpt_dir
                     name = signal.Signals(signals.signum).name if signals.signum else "a signal on another process"

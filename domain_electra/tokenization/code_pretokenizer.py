@@ -13,12 +13,19 @@ characters, so `detokenize(pretokenize(x).words) == normalize_code(x)` for every
   frequent combinations become single vocabulary tokens (one token per line break in practice).
 - Code (outside strings and comments) is cut at the tree-sitter grammar's leaves: keywords, numbers,
   and operators/punctuation intact (the operator list is read from each grammar's anonymous node
-  kinds, so ">>>=" or "<=>" stay whole). Identifiers are further cut at snake_case, camelCase and
-  digit boundaries: "getUserById" -> "get" "User" "By" "Id", "max_len2" -> "max" "_len" "2". The
-  marker of a sub-word boundary is the absence of "▁": a glued pre-token continues the identifier, and
-  only its first pre-token has word_start=True (whole-identifier masking).
+  kinds, so ">>>=" or "<=>" stay whole). Adjacent punctuation leaves with no space between them form
+  one pre-token ("):", "()", "')"): the leaves stay intact and frequent runs become single vocabulary
+  entries, as in a byte-level BPE (with this and the quote handling below, an 8k tokenizer on 300 stdlib
+  files went from 1.03x to 0.94x BERT's tokens on held-out files; the two changes were not isolated).
+  Identifiers are cut at snake_case, camelCase and digit boundaries: "getUserById" -> "get" "User"
+  "By" "Id", "max_len2" -> "max" "_len" "2". The marker of a sub-word boundary is the absence of "▁":
+  a glued pre-token continues the identifier, and only its first pre-token has word_start=True
+  (whole-identifier masking). The lexing itself is a grammar-derived regex applied between the
+  tree-sitter regions: walking every leaf in Python would cost more than the parse.
 - String literals and comments (tree-sitter's string/comment nodes) go through a natural-language
-  pre-tokenizer instead: words (\\w+) and punctuation, no identifier splitting.
+  pre-tokenizer instead: words (\\w+) and punctuation runs, no identifier splitting. Their quotes and
+  comment markers are lexed as code so they merge with neighbouring punctuation ("('", "#"). A string
+  inside a node of at most SPAN_BYTES is not visited by the walk and is lexed as code.
 - Spans for span masking: tree-sitter nodes are visited top-down and a node whose text is at most
   SPAN_BYTES long (an identifier, a literal, a short expression or statement) becomes one span; larger
   nodes are split into their children. Every span start, structure token and word of a long comment or

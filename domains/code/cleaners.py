@@ -5,6 +5,8 @@ with a named reason that is counted in stats.json. Options (the recipe's `cleane
 
     max_parse_error_ratio: 0.1   share of bytes inside tree-sitter ERROR nodes above which a file is
                                  dropped as "parse_errors" (the extension's language is thereby confirmed)
+    parse_max_bytes: 131072      the ratio is measured on the first this-many bytes (cut at a line end):
+                                 parsing is the costliest step and a prefix estimates the ratio well
     strip_licence_headers: false remove a leading comment block that mentions a licence/copyright
     drop_generated: true         "generated": an auto-generated marker in the first lines
     drop_minified: true          "minified": mean line length > 200 or any line > max_line_chars
@@ -56,7 +58,7 @@ def parser_for(language: str):
     return _PARSERS[language]
 
 
-def parse_error_ratio(text: str, language: str) -> float | None:
+def parse_error_ratio(text: str, language: str, max_bytes: int = 0) -> float | None:
     """Share of the file's bytes inside ERROR nodes (one parse per file); None without a grammar."""
     entry = parser_for(language)
     if entry is None:
@@ -65,6 +67,8 @@ def parse_error_ratio(text: str, language: str) -> float | None:
 
     parser, query = entry
     data = text.encode("utf-8")
+    if max_bytes and len(data) > max_bytes:
+        data = data[: data.rfind(b"\n", 0, max_bytes) + 1 or max_bytes]
     root = parser.parse(data).root_node
     if not root.has_error:
         return 0.0
@@ -104,13 +108,13 @@ def vendored(doc: Document) -> Document | str:
     return "vendored" if VENDORED_DIRS & set(parts[:-1]) or ".min." in name else doc
 
 
-def parses(max_ratio: float) -> Step:
+def parses(max_ratio: float, max_bytes: int = 0) -> Step:
     def step(doc: Document) -> Document | str:
-        ratio = parse_error_ratio(doc.text, doc.language)
+        ratio = parse_error_ratio(doc.text, doc.language, max_bytes)
         if ratio is None or ratio <= max_ratio:
             return doc
         if doc.language == "c":  # a .h file is often C++: try that grammar before giving up
-            alt = parse_error_ratio(doc.text, "cpp")
+            alt = parse_error_ratio(doc.text, "cpp", max_bytes)
             if alt is not None and alt <= max_ratio:
                 return Document(doc.text, doc.source, "cpp", doc.meta)
         return "parse_errors"
@@ -139,7 +143,7 @@ def make_cleaners(options: Mapping[str, Any]) -> Sequence[Step]:
         steps.append(generated)
     if options.get("drop_minified", True):
         steps.append(minified(int(options.get("max_line_chars", 1000))))
-    steps.append(parses(float(options.get("max_parse_error_ratio", 0.1))))
+    steps.append(parses(float(options.get("max_parse_error_ratio", 0.1)), int(options.get("parse_max_bytes", 131072))))
     if options.get("strip_licence_headers", False):
         steps.append(strip_licence_header)
     return steps

@@ -13,8 +13,7 @@ DOMAIN = Domain(
         model="wordpiece",
         vocab_size=16_000,
         lowercase=False,
-        pretokenizer="code",
-        extra_tokens=("[NL]", "[INDENT]", "[DEDENT]"),
+        pretokenizer="code",  # layout travels as ↵ ⇢ ⇠ characters inside tokens, not as extra special tokens
     ),
     masking=MaskingPolicy(mask_rate=0.15, whole_word=True, spans="ast"),
     eval_tasks=TASKS,
