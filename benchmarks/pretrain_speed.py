@@ -47,6 +47,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,10 +396,11 @@ def measure(make_step, device, shape, seq_len, batch, args) -> dict:
         seconds = time_steps(step, batch_of, device, args.warmup, args.groups, args.group)
     except torch.cuda.OutOfMemoryError:
         return {"status": "oom"}
-    except RuntimeError as exc:
+    except Exception as exc:  # one failing path (e.g. a compile error) must not lose the other rows
         if str(exc).startswith("unavailable"):
             return {"status": str(exc)}
-        raise
+        traceback.print_exc()
+        return {"status": f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
     flops = step_flops(shape, batch, seq_len) / seconds
     peak = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else None
     extra = {"host_batch_ms": step.host_batch_ms()} if hasattr(step, "host_batch_ms") else {}
@@ -421,13 +423,15 @@ def headline_plan(args) -> list:
 
 
 def optional_plan(args) -> list:
-    """Compiled toolkit rows (compilation costs about a minute each on GPU), then the lever ladder; CUDA
+    """Cheapest first: the eager levers, the compiled toolkit at the first sequence length, the compiled
+    levers (about a minute of compilation each on GPU), the compiled toolkit at the other lengths. CUDA
     graphs and larger micro-batches only for the small (launch-bound) shapes."""
-    plan = [(m, s, "toolkit compile") for s in args.seq_lens for m in args.models[::-1]]
-    for m, s in args.lever_shapes:
-        plan += [(m, s, v) for v in LEVERS if v is not BASELINE
-                 and (m in ("small", "tiny") or not (v.batch_mult > 1 or v.compile == "reduce-overhead"))]
-    return plan
+    levers = [(m, s, v) for m, s in args.lever_shapes for v in LEVERS if v is not BASELINE
+              and (m in ("small", "tiny") or not (v.batch_mult > 1 or v.compile == "reduce-overhead"))]
+    compiled = [(m, s, "toolkit compile") for s in args.seq_lens for m in args.models[::-1]]
+    first = [row for row in compiled if row[1] == args.seq_lens[0]]
+    return ([row for row in levers if not row[2].compile] + first + [row for row in levers if row[2].compile]
+            + [row for row in compiled if row not in first])
 
 
 def speed_rows(plan, out: list, args, device, env, ceiling, write, optional: bool = False) -> list[dict]:
@@ -479,8 +483,8 @@ def make_path(variant, shape, seq_len, batch, rows, device, args):
 
 # --------------------------------------------------------------------------------------- loss curves
 def own_slots(ids: np.ndarray, seed: int, step: int) -> dict:
-    """Toolkit-format masks for a plain batch: exactly round(15%) positions per row (ascending, all
-    weight 1) and one sampling draw per slot, from the host. Used when the toolkit is unavailable."""
+    """Toolkit-format masks for a plain batch, independent of the toolkit: exactly round(15%) positions per
+    row (ascending, all weight 1) and one sampling draw per slot, drawn on the host."""
     rng = np.random.default_rng([seed, 7, step])
     scores = np.where(ids <= SPECIAL["mask"], 2.0, rng.random(ids.shape))
     k = round(MASK_RATE * ids.shape[1])
@@ -597,7 +601,12 @@ def results_section(rows: list[dict], curves: dict | None, env: dict, ceiling: t
                      f"{r['tokens_per_s']:,.0f} | {r['seq_per_s']:,.1f} | {ratio} | {r['model_tflops']:.3g} | "
                      f"{r['mfu']:.1%} | {peak} |")
     lines += ["", "Targets (one H100): " + "; ".join(f"{m}-{s}: {t}" for (m, s), t in TARGETS.items()) + "."]
-    if curves:
+    if any(r["date"] != env["date"] for r in rows):
+        lines += ["", "Some rows come from an earlier run on the same device (--append); each row's date, "
+                  "versions and ceiling are in benchmarks/results/pretrain_speed.json."]
+    if curves and "error" in curves and "shape" not in curves:
+        lines += ["", f"Loss curves: error: {curves['error']}"]
+    elif curves:
         lines += ["", f"Loss curves ({curves['shape']}, seq {curves['seq_len']}, batch {curves['batch']}, "
                   f"{curves['steps']} steps, same initial weights; max relative gap of window means; "
                   "tolerances in the script's docstring):"]
@@ -607,8 +616,9 @@ def results_section(rows: list[dict], curves: dict | None, env: dict, ceiling: t
             if key in curves:
                 c = curves[key]
                 lines.append(f"- {what}: {verdict(c)}")
-        if "toolkit" in curves:
-            lines.append(f"- toolkit: {curves['toolkit']}")
+        for key in ("toolkit", "error"):
+            if key in curves:
+                lines.append(f"- {key}: {curves[key]}")
     return "\n".join(lines) + "\n"
 
 
@@ -640,6 +650,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 with --tiny)")
     p.add_argument("--out", default=str(HERE / "results" / "pretrain_speed.json"))
     p.add_argument("--results-md", default=str(HERE / "RESULTS.md"), help="'' = do not touch RESULTS.md")
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows (and curves) already in --out that this run does not re-measure")
     args = p.parse_args(argv)
     tiny = args.tiny
     args.models = (args.models or ("tiny" if tiny else "small,base")).split(",")
@@ -668,10 +680,17 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {"rows": [], "curves": None}
+    earlier, earlier_curves = [], None
+    if args.append and out.is_file():  # a second command on the same device adds rows to the first one's
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+        curves_file = out.with_name(out.stem + "_curves.json")
+        earlier_curves = json.loads(curves_file.read_text(encoding="utf-8")) if curves_file.is_file() else None
 
     def write(rows=None):
         if rows is not None:
-            state["rows"] = rows
+            fresh = {(r["model"], r["seq_len"], r["batch"], r["path"]) for r in rows}
+            state["rows"] = [r for r in earlier if (r["model"], r["seq_len"], r["batch"], r["path"]) not in fresh] + rows
+        state["curves"] = state["curves"] or earlier_curves
         out.write_text(json.dumps(state["rows"], indent=1), encoding="utf-8")
         if state["curves"] is not None:
             out.with_name(out.stem + "_curves.json").write_text(json.dumps(state["curves"]), encoding="utf-8")
@@ -684,7 +703,11 @@ def main(argv=None) -> dict:
         args.tmp = tmp
         rows = speed_rows(headline_plan(args), [], args, device, env, ceiling[0], write)
         if args.curve_steps:
-            state["curves"] = curve_checks(args, device)
+            try:
+                state["curves"] = curve_checks(args, device)
+            except Exception as exc:
+                traceback.print_exc()
+                state["curves"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             write()
             for key in ("lever_equivalence", "same_math", "plain_user_loop"):
                 if key in state["curves"]:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..config import from_dict, to_dict
+from ..errors import UserError
 from .build import CorpusConfig, finish, prepare
 from .pipeline import Processor
 
@@ -96,6 +97,9 @@ def build_corpus_datatrove(config: CorpusConfig, out: str | Path, tasks: int = 4
     """The two stages on datatrove's LocalPipelineExecutor (`tasks` tasks, `workers` at a time).
 
     Call it under `if __name__ == "__main__":` in a script: datatrove starts its pool with forkserver.
+    A source that raises is counted (worker_error) as in the local build; a task whose worker process
+    dies outright (segfault, OOM kill) can stall datatrove's local pool, which, unlike `build_corpus`'s
+    own pool, does not replace dead workers; on Slurm such a task simply fails and is rerun.
     """
     from datatrove.executor import LocalPipelineExecutor
 
@@ -103,8 +107,14 @@ def build_corpus_datatrove(config: CorpusConfig, out: str | Path, tasks: int = 4
     work = Path(work_dir) if work_dir else out / "_datatrove"
     stage1 = LocalPipelineExecutor(pipeline=process_pipeline(config, work), tasks=tasks, workers=workers,
                                    logging_dir=str(work / "logs" / "process"))
-    stage1.run()
     stage2 = LocalPipelineExecutor(pipeline=merge_pipeline(config, work, out), tasks=1, workers=1,
                                    logging_dir=str(work / "logs" / "merge"))
-    stage2.run()
+    for name, stage in (("process", stage1), ("merge", stage2)):
+        try:
+            stage.run()
+        except UserError:
+            raise
+        except Exception as exc:  # a task raised (per-source faults never do: they are counted instead)
+            raise UserError(f"datatrove stage '{name}' failed: {type(exc).__name__}: {exc} "
+                            f"(task logs in {work / 'logs' / name}; rerun to resume finished tasks)") from exc
     return json.loads((out / "stats.json").read_text())

@@ -97,9 +97,12 @@ def _hardware() -> dict:
 
 
 def _rows(model: str, task, variant: str, seed: int, lang: str, metrics: dict, n: int) -> dict:
-    return {"model": model, "task": task.name, "kind": task.kind, "variant": variant, "seed": seed,
-            "language": lang, "train_language": task.train_language, "metric": metric_of(task),
-            "score": metrics[metric_of(task)], "n": n, **{f"m:{k}": v for k, v in metrics.items()}}
+    # Probes are scored by accuracy whatever the task's fine-tuning metric is.
+    metric = metric_of(task) if metric_of(task) in metrics else "accuracy"
+    kind = "cloze" if variant.startswith("zero-shot") else task.kind
+    return {"model": model, "task": task.name, "kind": kind, "variant": variant, "seed": seed,
+            "language": lang, "train_language": task.train_language, "metric": metric,
+            "score": metrics[metric], "n": n, **{f"m:{k}": v for k, v in metrics.items()}}
 
 
 def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> dict:

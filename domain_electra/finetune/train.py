@@ -102,7 +102,7 @@ def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig,
                         tags[w] = labels[int(best[i, j])]
                     previous = w
                 gold.append(list(row["tags"]))
-                pred.append(_repair_bio(tags))
+                pred.append(tags)  # seqeval treats a dangling I- as an entity start, as conlleval does
             continue
         logits = model(**_to(B.encode_texts(tok, chunk, kind, config.max_length), device, keys)).logits.cpu()
         if kind == "multilabel":
@@ -112,11 +112,6 @@ def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig,
             pred += logits.argmax(-1).tolist()
             gold += [int(r["label"]) for r in chunk]
     return gold, pred
-
-
-def _repair_bio(tags: list[str]) -> list[str]:
-    # seqeval's default mode already treats a dangling I- as a new entity; nothing to repair, kept explicit.
-    return tags
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:

@@ -70,9 +70,14 @@ def boilerplate(doc: Document) -> Document | str:
     return with_edits(doc, text, boilerplate_removed=removed) if text else "boilerplate"
 
 
+_DIGIT_RUNS = re.compile(r"\d+")
+
+
 def is_table_line(line: str) -> bool:
     if line.count("|") >= 2:
         return True
+    if len(_DIGIT_RUNS.findall(line)) < 3:  # cheap rejection: prose lines rarely hold 3 numbers
+        return False
     words = line.split()
     numeric = sum(1 for w in words if NUMBER.match(w))
     return numeric >= 3 and numeric >= 0.5 * len(words)
