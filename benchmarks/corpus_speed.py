@@ -5,8 +5,8 @@
     python benchmarks/corpus_speed.py --memory 1000        # + flat-memory check on a 1000 MB input
                                                            #   (written to /tmp, deleted afterwards)
 
-Each build runs in a fresh child process whose peak resident memory (the sum over the process and its
-workers, sampled every 0.1 s with psutil) is recorded. "read only" is the baseline: the same sources
+Each build runs in a fresh child process whose peak memory (the proportional set size summed over the
+process and its workers, sampled every 0.1 s with psutil) is recorded. "read only" is the baseline: the same sources
 through the readers alone, no cleaning, hashing or deduplication.
 """
 from __future__ import annotations
@@ -96,13 +96,22 @@ def measure(mode: str, config: dict) -> dict:
     while proc.poll() is None:
         try:
             tree = [ps, *ps.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            peak = max(peak, sum(_pss(p) for p in tree if p.is_running()))
         except psutil.Error:
             pass
         time.sleep(0.1)
     result = json.loads(proc.stdout.read().decode().strip().splitlines()[-1])
     result["peak_rss_mb"] = peak / 1e6
     return result
+
+
+def _pss(proc: psutil.Process) -> int:
+    """Proportional set size: forked workers share the parent's pages, so summing RSS would count
+    those pages once per worker; PSS splits them (falls back to RSS where /proc has no smaps)."""
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):
+        return proc.memory_info().rss
 
 
 def make_big_input(path: Path, megabytes: int, seed: int = 0) -> None:
@@ -149,7 +158,7 @@ def main() -> None:
     print(f"# corpus_speed: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu}, {psutil.cpu_count()} cores "
           f"(load {os.getloadavg()[0]:.1f}), {versions()}")
     print("| build | mode | workers | input MB | docs in | docs out | s total | s setup | MB/s/worker (wall, excl. "
-          "setup) | MB per CPU-s (excl. setup) | peak RSS MB |")
+          "setup) | MB per CPU-s (excl. setup) | peak PSS MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     runs = [(d, BUILDS[d]) for d in args.domains.split(",") if d]
     tmp = None

@@ -4,7 +4,7 @@ Each method runs in a fresh child process so its peak memory (resident set on CP
 CUDA) is its own. Prints trainable parameters, peak memory, time per step and the final test score.
 
     python benchmarks/finetune_cost.py --model /work/ckpt/minilm-l6-h384-uncased \
-        --task finance:twitter-fin-sentiment --limit 400 --epochs 2
+        --task finance:twitter-sentiment --limit 400 --epochs 2
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def run_one(method: str, args: argparse.Namespace, queue) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="/work/ckpt/minilm-l6-h384-uncased")
-    parser.add_argument("--task", default="finance:twitter-fin-sentiment", help="domain:task")
+    parser.add_argument("--task", default="finance:twitter-sentiment", help="domain:task")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--limit", type=int, default=400)
     parser.add_argument("--epochs", type=int, default=2)
@@ -72,8 +72,10 @@ def main() -> None:
         queue = ctx.Queue()
         proc = ctx.Process(target=run_one, args=(method, args, queue))
         proc.start()
+        proc.join()  # the result is a small dict: joining before reading the queue cannot deadlock
+        if proc.exitcode != 0:
+            raise SystemExit(f"the {method} run failed (exit code {proc.exitcode}); see the error above")
         rows.append(queue.get())
-        proc.join()
     print(f"| method | trainable params | share | peak memory (MiB, {rows[0]['memory']}) | s/step | steps | "
           f"test {rows[0]['metric']} ({rows[0]['lang']}) |")
     print("|---|---|---|---|---|---|---|")

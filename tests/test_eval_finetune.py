@@ -186,3 +186,12 @@ def test_unknown_lora_target_module_is_named(tiny):
     task, data = synthetic("classification")
     with pytest.raises(UserError, match="q_proj"):
         finetune(task, data, tiny, None, FinetuneConfig(target_modules=("q_proj",)), progress=False)
+
+
+def test_evaluate_a_saved_adapter_reproduces_its_test_scores(tiny, tmp_path):
+    from domain_electra.finetune import evaluate
+
+    task, data = synthetic("token")
+    result = finetune(task, data, tiny, tmp_path / "ft", FAST, progress=False)
+    scores = evaluate(task, data, tmp_path / "ft", tmp_path / "eval", progress=False)
+    assert scores == result["test"] and (tmp_path / "eval" / "eval.json").is_file()

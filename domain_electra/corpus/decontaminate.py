@@ -54,13 +54,18 @@ class NgramIndex:
 
     def __init__(self, texts: Sequence[str], n: int = 13):
         self.n = n
+        self.first = min(n, MIN_WORDS)
         buckets: dict[int, list[np.ndarray]] = {}
+        prefixes: list[np.ndarray] = []
         for text in texts:
             hashes = word_hashes(text)
             k = min(n, len(hashes))
-            if k >= MIN_WORDS:
+            if k >= self.first:
                 buckets.setdefault(k, []).append(ngram_hashes(hashes, k))
+                prefixes.append(ngram_hashes(hashes, self.first))
         self.tables = {k: np.unique(np.concatenate(v)) for k, v in buckets.items()}
+        # Every indexed k-gram starts with one of these `first`-grams: one look-up rules most documents out.
+        self.prefixes = np.unique(np.concatenate(prefixes)) if prefixes else np.zeros(0, np.uint64)
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.tables.values())
@@ -73,6 +78,8 @@ class NgramIndex:
         """
         if not self.tables or len(hashes) < min(self.tables):
             return False
+        if not _any_in(ngram_hashes(hashes, self.first), self.prefixes):
+            return False
         grams = hashes
         with np.errstate(over="ignore"):
             for k in range(1, max(self.tables) + 1):
@@ -81,12 +88,16 @@ class NgramIndex:
                 if not len(grams):
                     return False
                 table = self.tables.get(k)
-                if table is not None:
-                    pos = np.searchsorted(table, grams)
-                    pos[pos == len(table)] = 0
-                    if np.any(table[pos] == grams):
-                        return True
+                if table is not None and _any_in(grams, table):
+                    return True
         return False
+
+
+def _any_in(values: np.ndarray, table: np.ndarray) -> bool:
+    """Is any of `values` in the sorted array `table`?"""
+    pos = np.searchsorted(table, values)
+    pos[pos == len(table)] = 0
+    return bool(np.any(table[pos] == values))
 
 
 def decontaminate(index: NgramIndex) -> Step:

@@ -200,6 +200,7 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
         tasks.put(None)
     procs: dict[int, Any] = {}
     running: dict[int, int] = {}  # pid -> index of the source it is working on
+    done: set[int] = set()  # sources fully reported (their "done" message arrived)
     restarts = 0
 
     def start() -> None:
@@ -218,7 +219,9 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
                     if proc.exitcode not in (None, 0):  # died without saying goodbye
                         del procs[pid]
                         if pid in running:
-                            yield crashed_batch(sources[running.pop(pid)], proc.exitcode)
+                            index = running.pop(pid)
+                            done.add(index)
+                            yield crashed_batch(sources[index], proc.exitcode)
                         restarts += 1
                         if restarts > 3 * workers:
                             from ..errors import UserError
@@ -233,6 +236,7 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
                 running[pid] = payload
             elif kind == "done":
                 running.pop(pid, None)
+                done.add(payload)
             elif kind == "exit":
                 proc = procs.pop(pid, None)
                 if proc is not None:
@@ -241,6 +245,10 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
                 from ..errors import UserError
 
                 raise UserError(f"corpus workers could not start: {payload}")
+        # A worker killed outright may not have flushed its last messages (even "start"): every source
+        # that never reported "done" is counted as crashed, so no source disappears silently.
+        for index in sorted(set(range(len(sources))) - done):
+            yield crashed_batch(sources[index], None)
     finally:
         for proc in procs.values():
             if proc.is_alive():

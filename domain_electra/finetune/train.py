@@ -210,9 +210,12 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
     return {**info, "predictions": predictions}
 
 
-def evaluate(task: EvalTask, data: TaskData, model_dir: str | Path, config: FinetuneConfig | None = None,
-             progress: bool = True) -> dict:
-    """Score a saved fine-tuned folder (adapter or full) on the task's test splits: {lang: metrics}."""
+def evaluate(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | Path | None = None,
+             config: FinetuneConfig | None = None, progress: bool = True) -> dict:
+    """Score a saved fine-tuned folder (adapter or full) on the task's test splits: {lang: metrics}.
+
+    Writes eval.json into `out` (default: the fine-tuned folder). `config` defaults to the one it was
+    trained with (same max_length, limit and pooling)."""
     model, info = load_finetuned(model_dir)
     if info["task"] != task.name:
         raise UserError(f"{model_dir} was fine-tuned on '{info['task']}', not '{task.name}'")
@@ -231,5 +234,20 @@ def evaluate(task: EvalTask, data: TaskData, model_dir: str | Path, config: Fine
             gold, pred = predict(task.kind, model, tok, rows, config, labels, device)
             results[lang] = {**score(task.kind, gold, pred, len(labels)), "n": len(rows)}
             bar.advance(job)
-    (Path(model_dir) / "eval.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    target = Path(out) if out is not None else Path(model_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "eval.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return results
+
+
+def resolve_task(domain: str, task: str, data_dir: str | Path | None = None, options: dict | None = None
+                 ) -> tuple[EvalTask, TaskData]:
+    """(task, its loaded data) from a domain name (or plugin path) and a task name: the CLI's entry point."""
+    from ..registry import get_domain
+
+    dom = get_domain(domain)
+    try:
+        found = dom.task(task)
+    except KeyError as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+    return found, found.load(data_dir, **(options or {}))

@@ -3,7 +3,7 @@ from domain_electra.domain import EvalTask
 from domain_electra.evaluation import data_finance
 
 TASKS: tuple[EvalTask, ...] = (
-    EvalTask(name="twitter-fin-sentiment", kind="classification", metric="accuracy",
+    EvalTask(name="twitter-sentiment", kind="classification", metric="accuracy",
              description="Finance tweets: bearish / bullish / neutral",
              load=data_finance.load_twitter_sentiment, data_subdir=data_finance.TWITTER,
              source_url="https://github.com/umaima-aman/Twee_Sentiment_Analysis-DeepLearning"),
