@@ -2,7 +2,11 @@
 legal/medical/finance corpora of ../shared/data, against BERT uncased (the MiniLM checkpoint's vocab)
 and, for code, plain BPEs of the same size trained on the same files without tree-sitter.
 
-    python benchmarks/tokenizer_quality.py [--vocab 16000] [--skip-domains] [--max-train-mb 12]
+    python benchmarks/tokenizer_quality.py [--vocab 16000] [--skip-domains] [--max-train-mb 12] [--ablation]
+
+--ablation also trains WordPiece/Unigram models on the same pre-tokens regrouped the way earlier
+versions of the code pre-tokenizer cut them (layout and punctuation as their own pre-tokens; only the
+layout attached to the next word), with "##" continuation pieces, and with a Unigram model.
 
 Code split: stdlib .py files outside test folders, site-packages and encodings/ (generated tables);
 a module is held out when sha1(its path relative to the stdlib) % 10 == 0.
@@ -21,6 +25,8 @@ from datetime import date
 from pathlib import Path
 from xml.etree import ElementTree
 
+import re
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from domain_electra.tokenization import (ExtendConfig, TokenizerTrainConfig, extend_tokenizer,  # noqa: E402
                                          load_tokenizer, train_tokenizer)
-from domain_electra.tokenization.code_pretokenizer import NEWLINE, normalize_code  # noqa: E402
+from domain_electra.tokenization.code_pretokenizer import NEWLINE, normalize_code, pretokenize  # noqa: E402
 
 MINILM = Path("/work/ckpt/minilm-l6-h384-uncased")
 DATA = ROOT.parent / "shared" / "data"
@@ -81,7 +87,7 @@ def plain_bpes(train: list[str], vocab: int) -> dict:
     return out
 
 
-def code_benchmark(vocab: int, max_train_mb: float, work: Path) -> list[dict]:
+def code_benchmark(vocab: int, max_train_mb: float, work: Path, ablate: bool = False) -> list[dict]:
     train, test = stdlib_split(max_train_mb)
     lines = sum(t.count("\n") + 1 for t in test)
     corpus = write_corpus(work / "code-corpus", train, test, "python")
@@ -95,12 +101,14 @@ def code_benchmark(vocab: int, max_train_mb: float, work: Path) -> list[dict]:
     rows = []
     ids = [ours.encode(t, "python") for t in test]
     n = sum(map(len, ids))
-    structure_ids = {i for token, i in ours.hf.get_vocab().items() if token.startswith(NEWLINE)}
+    # Tokens that are pure layout (a line break with no word or punctuation): what a line pays extra.
+    structure_ids = {i for token, i in ours.hf.get_vocab().items() if NEWLINE in token
+                     and not token.strip("↵⇢⇠▁␉")}
     structure = sum(1 for seq in ids for i in seq if i in structure_ids)
     roundtrip = sum(ours.decode(seq) == normalize_code(t) for seq, t in zip(ids, test))
     n_bert = sum(len(bert.encode(t)) for t in test)
     rows.append({"tokenizer": f"ours: tree-sitter + WordPiece {vocab}", "tokens": n, "per_line": n / lines,
-                 "note": f"{structure / lines:.2f}/line are line-break/indent tokens; "
+                 "note": f"{structure / lines:.2f}/line are layout-only tokens; "
                          f"exact round trip on {roundtrip}/{len(test)} files"})
     rows.append({"tokenizer": "BERT uncased WordPiece 30522 (MiniLM)", "tokens": n_bert, "per_line": n_bert / lines,
                  "note": "drops all whitespace, lowercases"})
@@ -109,6 +117,51 @@ def code_benchmark(vocab: int, max_train_mb: float, work: Path) -> list[dict]:
         rows.append({"tokenizer": f"{name} {vocab}", "tokens": m, "per_line": m / lines, "note": ""})
     for row in rows:
         row["vs_bert"] = row["tokens"] / n_bert
+    if ablate:
+        rows += ablation(train, test, vocab, lines, n_bert)
+    return rows
+
+
+# Regroupings of our pre-tokens for the ablation (old behaviours of the code pre-tokenizer).
+_LAYOUT = "↵+⇠*(?:⇢[▁␉]*)?"
+_SEPARATE = re.compile(f"{_LAYOUT}|[▁␉]*[^\\w▁␉↵⇠⇢]+|[▁␉]*\\w+|[▁␉]+")
+_LAYOUT_ATTACHED = re.compile(f"(?:{_LAYOUT})*(?:[▁␉]*[^\\w▁␉↵⇠⇢]+|[▁␉]*\\w+|[▁␉]+)|(?:{_LAYOUT})+")
+
+
+def ablation(train: list[str], test: list[str], vocab: int, lines: int, n_bert: int) -> list[dict]:
+    """WordPiece/Unigram trained on regrouped pre-tokens; tokens per line on the held-out files."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from domain_electra.tokenization.train import _CODE_ALPHABET
+
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    train_words = [pretokenize(t, "python").words for t in train]
+    test_words = [pretokenize(t, "python").words for t in test]
+    variants = {"layout and punctuation as separate pre-tokens (before)": _SEPARATE,
+                "only the layout attached to the next word": _LAYOUT_ATTACHED, "prefix (ours)": None}
+    rows = []
+    for name, regroup in variants.items():
+        def group(words):
+            return words if regroup is None else [p for w in words for p in regroup.findall(w)]
+        tr, te = [group(w) for w in train_words], [group(w) for w in test_words]
+        runs = [("wordpiece", "")] + ([("wordpiece", "##"), ("unigram", "")] if regroup is None else [])
+        for model, prefix in runs:
+            if model == "wordpiece":
+                tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100,
+                                                 continuing_subword_prefix=prefix))
+                trainer = trainers.WordPieceTrainer(vocab_size=vocab, min_frequency=2, special_tokens=special,
+                                                    continuing_subword_prefix=prefix,
+                                                    initial_alphabet=_CODE_ALPHABET, show_progress=False)
+            else:
+                tok = Tokenizer(models.Unigram())
+                trainer = trainers.UnigramTrainer(vocab_size=vocab, special_tokens=special, unk_token="[UNK]",
+                                                  initial_alphabet=_CODE_ALPHABET, show_progress=False)
+            tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+            tok.train_from_iterator((" ".join(w) for w in tr), trainer)
+            n = sum(len(e.ids) for e in tok.encode_batch(te, is_pretokenized=True, add_special_tokens=False))
+            label = f"{model}{' ##' if prefix else ''} {vocab}, {name}"
+            rows.append({"tokenizer": label, "tokens": n, "per_line": n / lines, "vs_bert": n / n_bert,
+                         "note": f"{sum(map(len, te)) / lines:.2f} pre-tokens/line"})
     return rows
 
 
@@ -161,6 +214,7 @@ def main() -> None:
     parser.add_argument("--max-train-mb", type=float, default=12.0)
     parser.add_argument("--extend-k", type=int, default=2000)
     parser.add_argument("--skip-domains", action="store_true")
+    parser.add_argument("--ablation", action="store_true")
     args = parser.parse_args()
     import tokenizers
     import transformers
@@ -170,7 +224,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print("| tokenizer | tokens/line | vs BERT | note |\n|---|---|---|---|")
-        for row in code_benchmark(args.vocab, args.max_train_mb, work):
+        for row in code_benchmark(args.vocab, args.max_train_mb, work, args.ablation):
             print(f"| {row['tokenizer']} | {row['per_line']:.2f} | {row['vs_bert']:.3f} | {row['note']} |")
         if not args.skip_domains:
             print("\n| domain | docs train/test | test words | tokens added | BERT tokens/word | extended "

@@ -187,7 +187,7 @@ def pretrain_cmd(
     out: Path = typer.Option(..., help="Output folder (checkpoints, metrics, exports)."),
     max_steps: Optional[int] = typer.Option(None, help="Optimizer steps budget."),
     max_minutes: Optional[float] = typer.Option(None, help="Wall-clock budget in minutes."),
-    batch_size: Optional[int] = typer.Option(None, help="Sequences per optimizer step (per process)."),
+    batch_size: Optional[int] = typer.Option(None, help="Sequences per optimizer step (global: summed over processes and accumulation)."),
     seq_len: int = typer.Option(128, help="Sequence length when packing --corpus."),
     save_every: Optional[int] = typer.Option(None, help="Checkpoint every K steps."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),

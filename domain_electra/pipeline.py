@@ -139,7 +139,7 @@ def quickstart_recipe(out: Path, minutes: float) -> dict:
         "pack": {"seq_len": 128},
         "pretrain": {"init": "scratch:tiny", "max_minutes": minutes, "batch_size": 32, "lr": 1e-3,
                      "warmup_steps": 50, "eval_every": 100, "save_every": 200, "seed": 0},
-        "baseline": {"max_steps": 0, "max_minutes": 0.0},
+        "baseline": {"max_steps": 0},
         "bench": {"suite": str(suite), "limit": 2000, "seeds": 1},
     }
 

@@ -39,21 +39,29 @@ def test_identifier_splitting(source, expected):
 
 def test_operators_numbers_and_spaces():
     got = words("x >>= 0x1F + 1.5e-3 ** y\n")
-    assert got == ["x", "▁>>=", "▁0x1F", "▁+", "▁1.5e-3", "▁**", "▁y", "↵"]
+    # Operators stay whole inside the prefix of the next word; numbers are one word.
+    assert got == ["x", "▁>>=▁0x1F", "▁+▁1.5e-3", "▁**▁y", "↵"]
+
+
+def test_layout_and_punctuation_are_prefixes_of_the_next_word():
+    got = words("def f(self, x):\n    return self.foo(x, y)\n")
+    assert got == ["def", "▁f", "(self", ",▁x", "):↵⇢▁▁▁▁return", "▁self", ".foo", "(x", ",▁y", ")↵"]
+    pre = pretokenize("a.b\n", "python")
+    assert pre.words == ["a", ".b", "↵"] and pre.word_start == [True, True, True]
 
 
 def test_strings_and_comments_use_natural_language_words():
     got = words("s = 'getUserById is camelCase'  # HTTPServer here\n")
-    assert "getUserById" in got and "▁camelCase" in got and "▁HTTPServer" in got  # not split in text
-    assert "get" not in got
+    # Quotes and comment markers are prefixes; the words inside are not split at camelCase.
+    assert got == ["s", "▁=▁'getUserById", "▁is", "▁camelCase", "'▁▁#▁HTTPServer", "▁here", "↵"]
 
 
 def test_structure_tokens_for_lines_and_indentation():
     src = "def f(x):\n    if x:\n        return 1\n\n    return 2\n"
     got = words(src)
-    structure = [w for w in got if w.startswith("↵")]
-    # first indent spells out its width (the file's unit), later ones are bare; two dedents after a blank line
-    assert structure == ["↵⇢▁▁▁▁", "↵⇢", "↵↵⇠", "↵"]
+    # first indent spells out its width (the file's unit), later ones are bare; a dedent after a blank
+    # line; the line break ending the file has no dedents
+    assert got == ["def", "▁f", "(x", "):↵⇢▁▁▁▁if", "▁x", ":↵⇢return", "▁1", "↵↵⇠return", "▁2", "↵"]
     assert detokenize(got) == src
 
 
@@ -71,10 +79,14 @@ def test_normalisation_is_documented_behaviour():
 
 def test_span_starts_cover_ast_units():
     pre = pretokenize("result = compute_total(items, tax_rate=0.2)\n", "python")
+    # Spans: nodes of <= SPAN_BYTES ("result", "=", "compute_total", "(", "items", ",", "tax_rate=0.2",
+    # ")"); a pre-token starts a span when one starts inside it; sub-word continuations never do.
     spans = [w for w, s in zip(pre.words, pre.span_start) if s]
-    assert spans[0] == "result" and "▁compute" in spans
-    assert not any(s and not w for w, s, w in zip(pre.words, pre.span_start, pre.word_start))  # span => word start
-    assert all(s for w, s in zip(pre.words, pre.span_start) if w.startswith("↵"))
+    assert pre.words == ["result", "▁=▁compute", "_total", "(items", ",▁tax", "_rate", "=0.2", ")↵"]
+    assert spans == ["result", "▁=▁compute", "(items", ",▁tax", ")↵"]
+    assert not any(s and not ws for s, ws in zip(pre.span_start, pre.word_start))  # span => word start
+    pre = pretokenize("if x:\n    y = 1\n", "python")
+    assert all(s for w, s in zip(pre.words, pre.span_start) if "↵" in w)  # every line starts a span
 
 
 def test_broken_code_is_partial_parse_not_a_crash():

@@ -55,7 +55,12 @@ def test_special_tokens_encode_to_single_ids(code_tokenizer):
         token = getattr(tok.hf, f"{name}_token")
         assert tok.encode(token) == [getattr(tok, f"{name}_id")]
         assert tok.hf(token, add_special_tokens=False)["input_ids"] == [getattr(tok, f"{name}_id")]
-    assert len(tok.encode("[NL]")) == 1  # the recipe's extra tokens stay whole too
+    from domain_electra.tokenization.train import get_recipe
+
+    for token in get_recipe("code").extra_tokens:  # the recipe's extra tokens (if any) stay whole too
+        assert len(tok.encode(token)) == 1
+    ids = tok.encode("x = [MASK](y)\n")  # a special token written inside code stays one id
+    assert ids.count(tok.mask_id) == 1 and tok.unk_id not in ids
 
 
 def test_code_round_trip_on_held_out_files(code_tokenizer):

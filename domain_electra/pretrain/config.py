@@ -75,7 +75,8 @@ class PretrainConfig:
 
     # --- budgets (the first one reached ends the run; at least one is required) ------------------------
     max_steps: Optional[int] = None
-    """Optimizer steps. With max_tokens, the smaller wins. The learning rate decays to zero at the end."""
+    """Optimizer steps. With max_tokens, the smaller wins. The learning rate decays to zero at the end.
+    0 exports the initial weights untrained: the same-architecture baseline a benchmark compares against."""
     max_tokens: Optional[int] = None
     """Training tokens (sequences * seq_len, replay included), converted to optimizer steps."""
     max_minutes: Optional[float] = None
@@ -120,7 +121,9 @@ class PretrainConfig:
                      "eval_batches", "max_nonfinite_steps", "max_span_tokens"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        for name in ("max_steps", "max_tokens", "max_minutes"):
+        if self.max_steps is not None and self.max_steps < 0:
+            raise UserError(f"max_steps must be 0 (export the initial weights) or more (got {self.max_steps})")
+        for name in ("max_tokens", "max_minutes"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UserError(f"{name} must be positive (got {value})")

@@ -65,7 +65,7 @@ def _load_data(config: PretrainConfig, tokens_dir: Path):
 
 
 def _budget_steps(config: PretrainConfig, tokens_per_step: int) -> int | None:
-    budgets = [config.max_steps] if config.max_steps else []
+    budgets = [config.max_steps] if config.max_steps is not None else []
     if config.max_tokens:
         budgets.append(math.ceil(config.max_tokens / tokens_per_step))
     return min(budgets) if budgets else None

@@ -5,8 +5,8 @@ A tokenizer folder is a plain HF folder (AutoTokenizer loads it) plus, for folde
 
 - "bert" (or no such file): text goes straight through the HF tokenizer's own pre-tokenizer.
 - "code": text is first split by the tree-sitter pre-tokenizer (`code_pretokenizer.pretokenize`) into
-  marked pre-tokens (spaces as "▁" prefixes, newlines and indentation as [NL]/[INDENT]/[DEDENT]); the
-  HF model then splits each pre-token into vocabulary pieces. The tokenizer.json itself carries a
+  marked pre-tokens (one word each, with the spaces "▁", line breaks/indentation "↵⇢⇠" and punctuation
+  leading into it as a prefix); the HF model then splits each pre-token into vocabulary pieces. The tokenizer.json itself carries a
   plain whitespace/punctuation pre-tokenizer so AutoTokenizer alone still works on raw text.
 
 Only torch/transformers are imported here; tree-sitter is imported on first use of a code tokenizer.

@@ -15,8 +15,9 @@ from typing import Iterator
 
 from ..errors import UserError
 
-# Raw-text stand-in for the code pre-tokenizer inside tokenizer.json (AutoTokenizer without our loader).
-_RAW_CODE_SPLIT = r"↵[↵▁␉]*|▁?[A-Za-z_]\w*|▁?\d[\w.]*|▁?[^\w▁␉↵]|[▁␉]+"
+# Raw-text stand-in for the code pre-tokenizer inside tokenizer.json (AutoTokenizer without our loader):
+# the same "non-word prefix + one word" pre-tokens, identifiers cut at snake_case/camelCase/digits, no AST.
+_RAW_CODE_SPLIT = r"\W*(?:_*[A-Z]+(?=[A-Z][a-z])|_*[A-Z]?[a-z]+|_*[A-Z]+|_+|\d[\w.]*|\w+)|\W+"
 _CODE_ALPHABET = [chr(c) for c in range(33, 127)] + ["▁", "␉", "↵", "⇢", "⇠"]
 
 
