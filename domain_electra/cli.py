@@ -105,7 +105,7 @@ def corpus_build(
     out: Path = typer.Option(..., help="Output corpus folder."),
     workers: Optional[int] = typer.Option(None, help="Worker processes."),
     text_field: Optional[str] = typer.Option(None, help="Field/column holding text in JSON/CSV/Parquet inputs."),
-    max_docs: Optional[int] = typer.Option(None, help="Stop after this many input documents (0 = all)."),
+    max_docs: Optional[int] = typer.Option(None, help="Stop once this many documents are kept (0 = all)."),
     config: Optional[Path] = ConfigOpt, set: Optional[list[str]] = SetOpt, force: bool = ForceOpt,
 ) -> None:
     """Read, clean, deduplicate and decontaminate raw files into parquet shards with stats.json."""

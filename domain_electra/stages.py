@@ -6,6 +6,7 @@ started. Heavy libraries are imported inside each function to keep `--help` fast
 from __future__ import annotations
 
 import glob
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,17 @@ def _require_folder(path: Path | str, what: str, hint: str) -> Path:
     return path
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
 def check_sources(sources: list[str] | tuple[str, ...]) -> None:
     if not sources:
         raise UserError("no corpus source given: pass --source FOLDER (repeatable) or `sources:` in the config")
     for source in sources:
         if any(ch in source for ch in "*?[") and glob.glob(source, recursive=True):
             continue
+        if _HUB_ID.match(source) and not Path(source).exists() and not Path(source.split("/")[0]).exists():
+            continue  # a dataset hub id (owner/name), for users who are online
         if not Path(source).expanduser().exists():
             raise UserError(f"source not found: {source} (give an existing folder, file or glob)")
 
@@ -65,8 +71,12 @@ def corpus_stage(config: Any, out: Path, force: bool = False, progress: bool = T
     get_domain(config.domain)  # an unknown domain fails here, before any work
     check_sources(config.sources)
     inputs = {f"source{i}": s for i, s in enumerate(config.sources) if Path(s).exists()}
-    return run_stage("corpus", out, config, inputs, lambda folder: build_corpus(config, folder, progress=progress),
-                     force)
+
+    def build(folder: Path) -> dict:
+        stats = build_corpus(config, folder, progress=progress)  # the full stats live in stats.json
+        return {k: stats[k] for k in ("documents", "bytes", "duplicate_rate") if k in stats}
+
+    return run_stage("corpus", out, config, inputs, build, force)
 
 
 def tokenizer_stage(config: Any, corpus: Path, out: Path, force: bool = False, progress: bool = True) -> StageResult:

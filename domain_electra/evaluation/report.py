@@ -121,9 +121,11 @@ def make_plots(results: dict, out: Path) -> dict[str, list[str]]:
         image = ax.imshow(scores, cmap="viridis", aspect="auto")
         ax.set_xticks(range(len(m["languages"])), m["languages"])
         ax.set_yticks(range(len(m["models"])), m["models"])
+        middle = np.nanmean(scores) if np.isfinite(scores).any() else 0.0
         for (r, c), value in np.ndenumerate(scores):
-            if not np.isnan(value):
-                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white")
+            if not np.isnan(value):  # dark text on the bright end of viridis, light on the dark end
+                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="black" if value > middle else "white")
         ax.set_title(f"{m['task']}: {m['metric']} (trained on {m['train_language']})", fontsize=10)
         fig.colorbar(image, ax=ax)
         fig.tight_layout()
