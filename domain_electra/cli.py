@@ -267,7 +267,17 @@ def quickstart_cmd(out: Path = typer.Option(Path("runs/quickstart"), help="Outpu
     quickstart(out, minutes, set or [])
 
 
+def _quiet_libraries() -> None:
+    """Our own rich bars show progress; the libraries' tqdm bars (e.g. 'Writing model shards') only add noise."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
 def main() -> None:
+    _quiet_libraries()
     try:
         app()
     except UserError as exc:

@@ -6,7 +6,6 @@ interruption continues with the first unfinished stage (pretraining resumes from
 """
 from __future__ import annotations
 
-import json
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 from rich.console import Console
 
 from . import stages
+from .artifacts import StageResult
 from .config import apply_overrides, from_dict, read_yaml, to_dict
 from .errors import UserError
 
@@ -71,8 +71,8 @@ def _stage_configs(recipe: Recipe) -> dict[str, Any]:
     return configs
 
 
-def run_recipe(recipe: Recipe, progress: bool = True) -> dict[str, Path]:
-    """Run the recipe's stages in order; returns each stage's folder."""
+def run_recipe(recipe: Recipe, progress: bool = True) -> dict[str, StageResult]:
+    """Run the recipe's stages in order; returns each stage's result (folder, skipped, manifest)."""
     from .registry import get_domain
 
     get_domain(recipe.domain)
@@ -80,14 +80,14 @@ def run_recipe(recipe: Recipe, progress: bool = True) -> dict[str, Path]:
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False), encoding="utf-8")
-    folders: dict[str, Path] = {}
+    done: dict[str, StageResult] = {}
 
     def step(name: str, fn, *args) -> Path:
         console.rule(f"[bold]{name}")
         result = fn(*args)
         state = "up to date, skipped" if result.skipped else f"done in {result.manifest['seconds']:.1f}s"
         console.print(f"[green]{name}[/green] -> {result.path} ({state})")
-        folders[name] = result.path
+        done[name] = result
         return result.path
 
     corpus = step("corpus", stages.corpus_stage, configs["corpus"], out / "corpus", False, progress)
@@ -107,13 +107,13 @@ def run_recipe(recipe: Recipe, progress: bool = True) -> dict[str, Path]:
     if "bench" in configs:
         bench = dict(configs["bench"])
         models = {}
-        if "baseline" in folders:
-            models["untrained"] = str(folders["baseline"] / "discriminator")
+        if "baseline" in done:
+            models["untrained"] = str(done["baseline"].path / "discriminator")
         models.update(bench.pop("models"))
         models["adapted"] = str(pretrained / "discriminator")
         bench_config = from_dict(stages.config_class("bench"), {**bench, "models": models}, "bench")
         step("bench", _bench_stage, bench_config, out / "bench", progress)
-    return folders
+    return done
 
 
 def _bench_stage(config: Any, out: Path, progress: bool):
@@ -140,23 +140,25 @@ def quickstart_recipe(out: Path, minutes: float) -> dict:
         "pretrain": {"init": "scratch:tiny", "max_minutes": minutes, "batch_size": 32, "lr": 1e-3,
                      "warmup_steps": 50, "eval_every": 100, "save_every": 200, "seed": 0},
         "baseline": {"max_steps": 0},
-        "bench": {"suite": str(suite), "limit": 2000, "seeds": 1},
+        "bench": {"suite": str(suite), "limit": 800, "seeds": 1},
     }
 
 
-def quickstart(out: Path, minutes: float = 3.0, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Path]:
+def quickstart(out: Path, minutes: float = 3.0, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, StageResult]:
     """Run the quickstart recipe and print where everything landed."""
     recipe = from_dict(Recipe, apply_overrides(quickstart_recipe(Path(out), minutes), overrides))
-    folders = run_recipe(recipe)
-    bench = folders.get("bench")
+    done = run_recipe(recipe)
+    bench = done["bench"].path
+    if done["bench"].skipped:  # a fresh bench prints its own table
+        import json
+
+        from .evaluation.report import print_table
+
+        print_table(json.loads((bench / "results.json").read_text()))
     console.rule("[bold]quickstart done")
-    console.print(f"recipe (rerun or edit it): {Path(out) / 'recipe.yaml'}")
-    if bench is not None:
-        for name in ("results.json", "report.md"):
-            console.print(f"{name}: {bench / name}")
-        for png in sorted(bench.glob("*.png")):
-            console.print(f"plot: {png}")
-        results = bench / "results.json"
-        if results.is_file():
-            console.print_json(json.dumps(json.loads(results.read_text()).get("summary", {})))
-    return folders
+    console.print(f"recipe (edit it, rerun with `domain-electra run`): {Path(out) / 'recipe.yaml'}")
+    console.print(f"pretraining curves: {done['pretrain'].path / 'curves.png'}")
+    console.print(f"results: {bench / 'results.json'}\nreport:  {bench / 'report.md'}")
+    for png in sorted(bench.glob("*.png")):
+        console.print(f"plot:    {png}")
+    return done

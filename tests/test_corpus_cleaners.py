@@ -31,6 +31,28 @@ def test_normalize_unicode_whitespace_controls():
     assert run([S.normalize()], " \u200b \n ") == "empty"
 
 
+def test_normalize_fast_paths_equal_the_plain_regexes():
+    import re
+    import unicodedata
+
+    control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+
+    def reference(text, collapse):  # normalize_text without its shortcuts
+        text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
+        text = control.sub("", text)
+        if collapse:
+            text = S._SPACES.sub(" ", text)
+        text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text))
+        return text.strip("\n ") if collapse else text.strip("\n")
+
+    rng = random.Random(8)
+    alphabet = [chr(c) for c in range(32)] + [" ", " ", "\t", "\n", "\n", "a", "b", "\x7f", "\u200b", "é", "\u00a0"]
+    for i in range(3000):
+        text = "".join(rng.choice(alphabet[:-3] if i % 2 else alphabet) for _ in range(rng.randrange(60)))
+        for collapse in (True, False):
+            assert S.normalize_text(text, collapse) == reference(text, collapse), repr(text)
+
+
 def test_length_and_language_keep_list():
     assert run([S.length(10, 50)], "short") == "too_short"
     assert run([S.length(10, 50)], "x" * 51) == "too_long"
@@ -187,6 +209,15 @@ def test_phi_recall_on_planted_identifiers():
     recall, precision = found / planted, (predicted - false_pos) / max(predicted, 1)
     print(f"PHI planted={planted} recall={recall:.3f} precision={precision:.3f}")
     assert recall >= 0.98 and precision >= 0.95
+
+
+def test_name_starts_equal_the_candidate_regex():
+    texts = [t for t, _ in planted_notes()] + [
+        "x1Dr. Smith", "éDr. Smith", "Dr. Smith and Mrs.: Jones", "by John Doe", "_Dr Smith", "Dr.\n\n  Smith",
+        "A Dr Smith", "Dr.,  Smith", "Dr:. Smith", "by\tJohn", "Dr. Mr. Smith", "(Dr. Who) son: Mary Ann", "Mark"]
+    for text in texts:
+        expected = [m.start() for m in medical.CANDIDATE.finditer(text) if m.group(1) in medical.TRIGGER_WORDS]
+        assert medical.name_starts(text) == expected, text
 
 
 def test_phi_placeholders_counts_and_clean_medical_text():

@@ -74,3 +74,82 @@ def test_hub_id_offline_is_a_counted_skip(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     items = list(read_source(Source("hub", "no-such-owner/no-such-dataset-xyz"), ReadOptions()))
     assert [i.reason for i in items] == ["hub_unavailable"]
+
+
+def test_minhash_signature_is_datasketch_update_batch_bit_for_bit():
+    import numpy as np
+    from datasketch import MinHash
+
+    rng = random.Random(3)
+    long_text = " ".join(rng.choice(WORDS) + str(rng.randrange(500)) for _ in range(10_000))  # > one block
+    for text in (*near_copies(), long_text, "too few words", ""):
+        hashes = S.word_hashes(text)
+        reference = MinHash(num_perm=S.NUM_PERM, seed=S.MINHASH_SEED, hashfunc=int, scheme="affine64")
+        shingles = S.ngram_hashes(hashes, S.SHINGLE)
+        if len(shingles):
+            reference.update_batch(shingles.tolist())
+        assert np.array_equal(S.minhash_signature(hashes), reference.hashvalues)
+
+
+def test_batched_signatures_equal_one_by_one():
+    import numpy as np
+
+    rng = random.Random(4)
+    sizes = [0, 3, 5, 6, 300, 5000, 40, 4094, 4095, 1] + [rng.randrange(1, 2000) for _ in range(40)]
+    hash_lists = [S.word_hashes(" ".join(f"{rng.choice(WORDS)}{rng.randrange(99)}" for _ in range(n))) for n in sizes]
+    batched = S.minhash_signatures(hash_lists)
+    assert len(batched) == len(hash_lists)
+    for hashes, signature in zip(hash_lists, batched):
+        assert np.array_equal(signature, S.minhash_signature(hashes))
+
+
+def test_word_hashes_ascii_fast_path_matches_unicode_path():
+    import re
+
+    import xxhash
+
+    rng = random.Random(5)
+    every_ascii = ["".join(chr(rng.randrange(128)) for _ in range(80)) for _ in range(200)]
+    for text in ("Hello, World_2 it's 3.14", "Straße café ÉCOLE naïve x_y", "tabs\tand\nnew-lines", "", *every_ascii):
+        words = re.findall(r"\w+", text.lower())
+        assert S.word_hashes(text).tolist() == [xxhash.xxh3_64_intdigest(w.encode()) for w in words]
+
+
+def test_ngram_index_bitmap_filter_agrees_with_exact_lookup():
+    rng = random.Random(11)
+    vocab = [f"w{i}" for i in range(300)]
+    tests = [" ".join(rng.choice(vocab) for _ in range(rng.randint(8, 40))) for _ in range(300)]
+    index = NgramIndex(tests, n=13)
+    reference = {k: set(table.tolist()) for k, table in index.tables.items()}
+    hits = 0
+    for i in range(400):
+        doc = " ".join(rng.choice(vocab) for _ in range(60))
+        if i % 4 == 0:  # plant a test text's span
+            t = rng.choice(tests).split()
+            doc += " " + " ".join(t[:13])
+        hashes = S.word_hashes(doc)
+        exact = any(set(S.ngram_hashes(hashes, k).tolist()) & reference[k] for k in reference if len(hashes) >= k)
+        assert index.contains(hashes) == exact
+        hits += exact
+    assert hits >= 100
+
+
+def test_bloom_fast_path_shares_the_index_with_datasketch_query():
+    from datasketch import LeanMinHash
+
+    dedup = Deduplicator(0.8, capacity=10_000)
+    rng = random.Random(2)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(200)) for _ in range(30)]
+    for text in texts[:20]:
+        dedup.check(record(text))
+    for text in texts[:20]:
+        lean = LeanMinHash(seed=S.MINHASH_SEED, hashvalues=record(text)["signature"], scheme="affine64")
+        assert dedup.lsh.query(lean)  # what the fast path inserted, datasketch finds
+    assert not any(dedup.lsh.query(LeanMinHash(seed=S.MINHASH_SEED, hashvalues=record(t)["signature"],
+                                               scheme="affine64")) for t in texts[20:])
+    fresh = Deduplicator(0.8, capacity=10_000)
+    for text in texts[:20]:
+        fresh.lsh.insert(LeanMinHash(seed=S.MINHASH_SEED, hashvalues=record(text)["signature"], scheme="affine64"))
+    other = " ".join(rng.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(200))
+    assert fresh._bloom_seen_or_add(record(texts[3])["signature"])  # what datasketch inserted, the fast path finds
+    assert not fresh._bloom_seen_or_add(record(other)["signature"])

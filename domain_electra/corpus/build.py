@@ -16,7 +16,7 @@ from datasketch import LeanMinHash, MinHashLSH
 from ..errors import UserError
 from . import steps as S
 from .decontaminate import NgramIndex, collect_test_texts
-from .pipeline import Plan, run_pool
+from .pipeline import Plan, build_steps, run_pool
 from .readers import ReadOptions, Skipped, Source, iter_sources
 from .stats import progress_bar, write_summary
 from .writer import ShardWriter, is_validation
@@ -129,16 +129,34 @@ class Deduplicator:
         if key in self.seen:
             return "exact_duplicate"
         if self.lsh is not None and record["signature"] is not None:
-            sig = LeanMinHash(seed=S.MINHASH_SEED, hashvalues=record["signature"], scheme="affine64")
-            if self.lsh.query(sig):
-                return "near_duplicate"
             if self.bloom:
-                self.lsh.insert(sig)
+                if self._bloom_seen_or_add(record["signature"]):
+                    return "near_duplicate"
             else:
+                sig = LeanMinHash(seed=S.MINHASH_SEED, hashvalues=record["signature"], scheme="affine64")
+                if self.lsh.query(sig):
+                    return "near_duplicate"
                 self.lsh.insert(self.keys, sig, check_duplication=False)
         self.keys += 1
         self.seen.add(key)
         return None
+
+    def _bloom_seen_or_add(self, signature: np.ndarray) -> bool:
+        """MinHashLSHBloom.query, then .insert when it misses, with the band hashes of all bands taken in
+        one numpy call: datasketch's BloomTable hashes a band as the uint64 sum of its values mod 2^61-1,
+        one band (two numpy calls) at a time, which was a quarter of the main process's time (a test
+        pins that both see the same index)."""
+        b, r = self.lsh.b, self.lsh.r
+        bands = (signature[: b * r].reshape(b, r).sum(axis=1, dtype=np.uint64) % _MERSENNE).tolist()
+        filters = [table.bloom_filter for table in self.lsh.hashtables]
+        if any(band in bloom for band, bloom in zip(bands, filters)):
+            return True
+        for band, bloom in zip(bands, filters):
+            bloom.add(band)
+        return False
+
+
+_MERSENNE = np.uint64((1 << 61) - 1)  # datasketch's band-hash modulus
 
 
 def _decontamination_index(config: CorpusConfig, domain) -> tuple[NgramIndex | None, dict]:
@@ -192,7 +210,20 @@ def prepare(config: CorpusConfig, with_index: bool = True) -> Prepared:
                 min_chars=config.min_chars, max_chars=config.max_chars, languages=tuple(config.languages),
                 cleaner_options=options, collapse_spaces=collapse, near_dedup=config.near_dup_threshold > 0,
                 index=index)
+    if with_index:  # a processing run: build the cleaners now (fixed cost, shared by forked workers)
+        _warm_steps(plan)
+        if domain.tokenizer.pretokenizer != "code":  # code takes its language from the extension
+            S.language_detector()  # load the language-id model once, here, not in every worker
     return Prepared(domain, sources, input_skips, samples, plan, decon, t0)
+
+
+def _warm_steps(plan: Plan) -> None:
+    try:
+        build_steps(plan)
+    except UserError:
+        raise
+    except Exception as exc:  # a broken plugin: one line, as for any other user-supplied input
+        raise UserError(f"the cleaners of domain {plan.domain!r} could not be built: {type(exc).__name__}: {exc}")
 
 
 def build_corpus(config: CorpusConfig, out: Path, progress: bool = True) -> dict:

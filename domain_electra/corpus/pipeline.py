@@ -46,14 +46,26 @@ class Plan:
     index: NgramIndex | None = None
 
 
+_STEPS: dict[str, list] = {}  # built steps per plan (see build_steps)
+
+
 def build_steps(plan: Plan) -> list[S.Step]:
-    """normalise -> length -> language -> the domain's cleaners -> length again (cleaners shorten)."""
+    """normalise -> length -> language -> the domain's cleaners -> length again (cleaners shorten).
+
+    Cached per plan (the steps are stateless): `prepare` builds them once in the main process, so the
+    fixed cost (spaCy's import, ~3 s, and the medical pipeline; tree-sitter grammars) is paid once and
+    forked workers inherit the result instead of paying it each.
+    """
     from ..registry import get_domain
 
-    domain = get_domain(plan.domain)
-    length = S.length(plan.min_chars, plan.max_chars)
-    return [S.normalize(plan.collapse_spaces), length, S.language(plan.languages),
-            *domain.cleaners(dict(plan.cleaner_options)), length]
+    key = repr((plan.domain, plan.min_chars, plan.max_chars, plan.languages, sorted(plan.cleaner_options.items()),
+                plan.collapse_spaces))
+    if key not in _STEPS:
+        domain = get_domain(plan.domain)
+        length = S.length(plan.min_chars, plan.max_chars)
+        _STEPS[key] = [S.normalize(plan.collapse_spaces), length, S.language(plan.languages),
+                       *domain.cleaners(dict(plan.cleaner_options)), length]
+    return _STEPS[key]
 
 
 def new_batch() -> dict:
@@ -123,8 +135,15 @@ class Processor:
         batch["records"].append({
             "text": result.text, "source": result.source, "language": result.language or "unknown",
             "hash": S.content_hash(result.text),
-            "signature": S.minhash_signature(hashes) if self.plan.near_dedup else None,
+            "signature": hashes if self.plan.near_dedup else None,  # word hashes until `sign`
         })
+
+    def sign(self, batch: dict) -> dict:
+        """Replace the records' word hashes by their MinHash signatures, the whole batch at once."""
+        records = [r for r in batch["records"] if r["signature"] is not None]
+        for record, signature in zip(records, S.minhash_signatures([r["signature"] for r in records])):
+            record["signature"] = signature
+        return batch
 
     def process(self, src: Source) -> Iterator[dict]:
         batch, chars = new_batch(), 0
@@ -135,10 +154,10 @@ class Processor:
             self.document(batch, item)
             chars += len(item.text)
             if len(batch["records"]) >= BATCH_DOCS or chars >= BATCH_CHARS:
-                yield batch
+                yield self.sign(batch)
                 batch, chars = new_batch(), 0
         batch["done_bytes"], batch["sources_done"] = src.size, 1
-        yield batch
+        yield self.sign(batch)
 
     def safe_process(self, src: Source) -> Iterator[dict]:
         """`process`, with an unexpected exception turned into a counted `worker_error` for the source."""

@@ -86,6 +86,8 @@ def parse_error_ratio(text: str, language: str, max_bytes: int = 0) -> float | N
 
 def binary(doc: Document) -> Document | str:
     sample = doc.text[:20_000]
+    if sample.isascii():  # no replacement or private-use characters: skip the regex scan
+        return doc
     return "binary" if len(_BINARYISH.findall(sample)) > 0.01 * max(len(sample), 1) else doc
 
 

@@ -16,6 +16,7 @@ Names with no title, cue or known first name are the known gap (see the PHI reca
 from __future__ import annotations
 
 import re
+import string
 from typing import Any, Mapping, Sequence
 
 from domain_electra.corpus.steps import with_edits
@@ -82,6 +83,34 @@ def _name_patterns() -> list[dict]:
 CANDIDATE = re.compile(r"(?<!\w)([A-Za-z]+)\.?[:,]?\s+(?=[A-Z])")
 TRIGGER_WORDS = frozenset(v for w in {t.rstrip(".") for t in TITLES} | set(CUES) for v in (w, w.capitalize(), w.upper())
                           ) | frozenset(n.capitalize() for n in FIRST_NAMES)
+_WS_CAPITAL = re.compile(r"\s[A-Z]")
+_LETTERS = frozenset(string.ascii_letters)
+
+
+def name_starts(text: str) -> list[int]:
+    """Starts of the CANDIDATE matches whose word is a trigger word (a test pins the equality).
+
+    Found backwards from each whitespace-then-capital: a regex scan for that is about twice as fast as
+    CANDIDATE's, which tries its word pattern at every word of the text.
+    """
+    starts = []
+    for m in _WS_CAPITAL.finditer(text):
+        end = m.start()
+        while end and text[end - 1].isspace():
+            end -= 1
+        if end and text[end - 1] in ":,":
+            end -= 1
+        if end and text[end - 1] == ".":
+            end -= 1
+        start = end
+        while start and text[start - 1] in _LETTERS:
+            start -= 1
+        if start < end and text[start:end] in TRIGGER_WORDS and not (
+                start and (text[start - 1].isalnum() or text[start - 1] == "_")):  # CANDIDATE's (?<!\w)
+            starts.append(start)
+    return starts
+
+
 # Every rule except EMAIL and URL needs a digit: those rules run only on windows around digits.
 DIGITS = re.compile(r"\d[\d/.:-]*")
 DIGIT_CONTEXT = 60
@@ -114,8 +143,9 @@ class Deidentifier:
                 windows[-1][1] = end
             else:
                 windows.append([start, end])
+        chunks = [(a, text[a:b]) for a, b in windows]
         for kind, pattern in RULES:
-            targets = regions if kind in ("EMAIL", "URL") else [(a, text[a:b]) for a, b in windows]
+            targets = regions if kind in ("EMAIL", "URL") else chunks
             group = "phi" if "phi" in pattern.groupindex else 0
             for offset, chunk in targets:
                 for m in pattern.finditer(chunk):
@@ -132,9 +162,11 @@ class Deidentifier:
         return sorted(accepted)
 
     def _names(self, text: str) -> list[tuple[int, int, str]]:
-        starts = [m.start() for m in CANDIDATE.finditer(text) if m.group(1) in TRIGGER_WORDS]
+        starts = name_starts(text)
         windows = [(start, text[start:start + WINDOW]) for start in starts]
-        docs = [(offset, doc) for (offset, _), doc in zip(windows, self.nlp.pipe(w for _, w in windows))]
+        docs = []
+        if windows:  # most texts have none, and setting up nlp.pipe costs ~50 us even then
+            docs = [(offset, doc) for (offset, _), doc in zip(windows, self.nlp.pipe(w for _, w in windows))]
         if self.trained is not None:
             docs.append((0, self.trained(text)))
         out = []
