@@ -57,7 +57,7 @@ def test_malformed_recipe_is_a_one_line_error(tmp_path, text, expected):
 
 def test_bad_stage_key_in_recipe_names_section_and_key(tmp_path):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"domain: code\nout: {tmp_path / 'o'}\npretrain:\n  max_stepz: 3\n")
+    recipe.write_text(f"domain: code\nout: {tmp_path / 'o'}\ncorpus: {{sources: [{tmp_path}]}}\npretrain:\n  max_stepz: 3\n")
     assert "unknown key 'pretrain.max_stepz'" in one_line_error(run_cli("run", str(recipe)))
 
 
