@@ -1,6 +1,7 @@
 """Corpus building speed and memory on real data, with its baseline (reading only) in the same run.
 
     python benchmarks/corpus_speed.py                      # the four real-data builds, 1 worker
+    taskset -c 1 python benchmarks/corpus_speed.py         # the same, pinned to one core (shared machine)
     python benchmarks/corpus_speed.py --workers 2
     python benchmarks/corpus_speed.py --memory 1000        # + flat-memory check on a 1000 MB input
                                                            #   (written to /tmp, deleted afterwards)
