@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import CHECKPOINTS
+
 REPO = Path(__file__).resolve().parent.parent
-MINILM = Path("/work/ckpt/minilm-l6-h384-uncased")
-E5 = Path("/work/ckpt/multilingual-e5-small")
+MINILM = CHECKPOINTS / "minilm-l6-h384-uncased"
+E5 = CHECKPOINTS / "multilingual-e5-small"
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = 40  # tiny vocabulary: 5 specials + 40 words + 40 "##" continuation pieces
 

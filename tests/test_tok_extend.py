@@ -5,13 +5,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from conftest import CHECKPOINTS
 import torch
 
 from domain_electra.errors import UserError
 from domain_electra.tokenization import ExtendConfig, extend_tokenizer, load_tokenizer
 from domain_electra.tokenization.loader import copy_tokenizer_files
 
-MINILM = Path("/work/ckpt/minilm-l6-h384-uncased")
+MINILM = CHECKPOINTS / "minilm-l6-h384-uncased"
 pytestmark = pytest.mark.skipif(not MINILM.is_dir(), reason="MiniLM checkpoint (its BERT vocab) not built")
 
 LEGAL = ("The Licensee shall provide indemnification and the indemnitee accepts it; "

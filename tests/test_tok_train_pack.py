@@ -8,13 +8,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import CHECKPOINTS
+
 from domain_electra.errors import UserError
 from domain_electra.tokenization import (PackConfig, PackedTokens, TokenizerTrainConfig, load_tokenizer,
                                          pack_corpus, train_tokenizer)
 from domain_electra.tokenization.code_pretokenizer import normalize_code
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-MINILM = Path("/work/ckpt/minilm-l6-h384-uncased")
+MINILM = CHECKPOINTS / "minilm-l6-h384-uncased"
 
 
 def _write_corpus(folder: Path, train: list[str], validation: list[str], language="python") -> Path:
