@@ -77,20 +77,23 @@ def load_domain_from_path(path: str | Path) -> Domain:
     return _check(getattr(module, "DOMAIN", None), f"plugin {path}")
 
 
+def _load_entry_point(ep: metadata.EntryPoint) -> DiscoveredDomain:
+    try:
+        domain = _check(ep.load(), f"entry point {ep.name} = {ep.value}")
+    except UserError:
+        raise
+    except Exception as exc:  # a broken installed plugin: name it, not a traceback
+        raise UserError(f"the domain plugin '{ep.name}' ({ep.value}) failed to import: "
+                        f"{type(exc).__name__}: {exc} (reinstall or uninstall that plugin)") from exc
+    return DiscoveredDomain(domain, _source_of(ep), ep.value)
+
+
 def discover() -> list[DiscoveredDomain]:
     """Every domain registered in the entry point group, built-ins first, sorted by name."""
     found: dict[str, DiscoveredDomain] = {}
     for ep in _entry_points():
-        if ep.name in found:
-            continue
-        try:
-            domain = _check(ep.load(), f"entry point {ep.name} = {ep.value}")
-        except UserError:
-            raise
-        except Exception as exc:
-            raise UserError(f"the domain plugin '{ep.name}' ({ep.value}) failed to import: "
-                            f"{type(exc).__name__}: {exc} (reinstall or uninstall that plugin)") from exc
-        found[ep.name] = DiscoveredDomain(domain, _source_of(ep), ep.value)
+        if ep.name not in found:
+            found[ep.name] = _load_entry_point(ep)
     return sorted(found.values(), key=lambda d: (d.source != "built-in", d.domain.name))
 
 
@@ -104,14 +107,7 @@ def find_domain(name_or_path: str | Path) -> DiscoveredDomain:
         return DiscoveredDomain(load_domain_from_path(text), "path", str(Path(text).resolve()))
     for ep in _entry_points():
         if ep.name == text:
-            try:
-                domain = _check(ep.load(), f"entry point {ep.name} = {ep.value}")
-            except UserError:
-                raise
-            except Exception as exc:
-                raise UserError(f"the domain plugin '{ep.name}' ({ep.value}) failed to import: "
-                                f"{type(exc).__name__}: {exc}") from exc
-            return DiscoveredDomain(domain, _source_of(ep), ep.value)
+            return _load_entry_point(ep)
     names = ", ".join(available_names()) or "none (is domain-electra installed with `pip install -e .`?)"
     raise UserError(f"unknown domain '{text}'; available: {names} (or pass a path to a plugin folder)")
 
