@@ -36,6 +36,18 @@ def _flags(**values) -> dict:
     return {k: v for k, v in values.items() if v is not None and v != [] and v != ()}
 
 
+def _print_scores(title: str, scores: dict) -> None:
+    """Per-language test metrics ({language: {metric: value}}) as a table."""
+    metrics = sorted({m for values in scores.values() for m in values if m != "n"})
+    table = Table(title=title)
+    for col in ("language", *metrics, "n"):
+        table.add_column(col, justify="left" if col == "language" else "right")
+    for language, values in scores.items():
+        table.add_row(language, *(f"{values[m]:.4f}" if isinstance(values.get(m), float) else str(values.get(m, ""))
+                                  for m in metrics), str(values.get("n", "")))
+    console.print(table)
+
+
 def _report_stage(result, what: str) -> None:
     state = "up to date, skipped" if result.skipped else f"done in {result.manifest['seconds']:.1f}s"
     console.print(f"[green]{what}[/green] -> {result.path} ({state})")
@@ -179,7 +191,7 @@ def tokenizer_pack(
 
 @app.command("pretrain", epilog="Example: domain-electra pretrain --domain code --corpus runs/code/corpus --init ckpt/minilm-l6-h384-uncased --out runs/code/pretrain --max-steps 1000 --batch-size 32 --seq-len 128")
 def pretrain_cmd(
-    domain: Optional[str] = typer.Option(None, help="Domain name or plugin path (masking policy)."),
+    domain: Optional[str] = typer.Option(None, help="Domain name or plugin path: its masking policy (whole words, AST spans) is the default."),
     corpus: Optional[Path] = typer.Option(None, help="Corpus folder: tokenized and packed as a cached stage."),
     tokens: Optional[Path] = typer.Option(None, help="Packed-tokens folder (instead of --corpus)."),
     tokenizer: Optional[Path] = typer.Option(None, help="Tokenizer for packing --corpus (default: the --init checkpoint's)."),
@@ -198,8 +210,8 @@ def pretrain_cmd(
 
     flags = _flags(init=init, max_steps=max_steps, max_minutes=max_minutes, batch_size=batch_size,
                    save_every=save_every, seed=seed)
-    result = stages.pretrain_command(stages.stage_config("pretrain", config, set or [], flags), domain, corpus,
-                                     tokens, tokenizer, seq_len, out, force)
+    pretrain_config = stages.stage_config("pretrain", config, set or [], flags, stages.masking_defaults(domain))
+    result = stages.pretrain_command(pretrain_config, domain, corpus, tokens, tokenizer, seq_len, out, force)
     _report_stage(result, "pretraining")
 
 
@@ -215,7 +227,11 @@ def finetune_cmd(
     """LoRA (peft) or full fine-tuning of one model on one eval task, with early stopping."""
     from . import stages
 
-    stages.finetune_command(stages.stage_config("finetune", config, set or [], {}), domain, task, model, out, data_dir)
+    result = stages.finetune_command(stages.stage_config("finetune", config, set or [], {}), domain, task, model, out,
+                                     data_dir)
+    _print_scores(f"{task}: {result.get('method', '')} fine-tuned, best dev {result.get('best_dev', float('nan')):.4f}",
+                  result.get("test", {}))
+    console.print(f"[green]saved[/green] -> {out}")
 
 
 @app.command("evaluate", epilog="Example: domain-electra evaluate --domain finance --task twitter-sentiment --adapter runs/finance/ft --out runs/finance/eval")
@@ -229,7 +245,8 @@ def evaluate_cmd(
     """Evaluate a fine-tuned adapter or model on every test language of a task."""
     from . import stages
 
-    stages.evaluate_command(domain, task, adapter, out, data_dir)
+    _print_scores(f"{task}: {adapter}", stages.evaluate_command(domain, task, adapter, out, data_dir))
+    console.print(f"[green]results[/green] -> {out / 'eval.json'}")
 
 
 @app.command("bench", epilog="Example: domain-electra bench --suite evals/finance.yaml --model base=ckpt/multilingual-e5-small --data-dir ../shared/data --out runs/bench --limit 300 --seeds 1")

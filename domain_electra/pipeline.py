@@ -56,14 +56,15 @@ def _stage_configs(recipe: Recipe) -> dict[str, Any]:
     configs: dict[str, Any] = {
         "corpus": from_dict(stages.config_class("corpus"), {"domain": recipe.domain, **recipe.corpus}, "corpus"),
         "pack": from_dict(stages.config_class("pack"), dict(recipe.pack), "pack"),
-        "pretrain": from_dict(stages.config_class("pretrain"), dict(recipe.pretrain), "pretrain"),
+        "pretrain": from_dict(stages.config_class("pretrain"),
+                              {**stages.masking_defaults(recipe.domain), **recipe.pretrain}, "pretrain"),
     }
     if recipe.tokenizer is not None:
         configs["tokenizer"] = from_dict(stages.config_class("tokenizer"),
                                          {"domain": recipe.domain, **recipe.tokenizer}, "tokenizer")
     if recipe.baseline is not None:
-        configs["baseline"] = from_dict(stages.config_class("pretrain"),
-                                        {**recipe.pretrain, **recipe.baseline}, "baseline")
+        configs["baseline"] = from_dict(stages.config_class("pretrain"), {
+            **stages.masking_defaults(recipe.domain), **recipe.pretrain, **recipe.baseline}, "baseline")
     if recipe.bench is not None:
         bench = dict(recipe.bench)
         bench.setdefault("models", {})

@@ -35,11 +35,24 @@ def config_class(kind: str) -> type:
     return cls
 
 
-def stage_config(kind: str, path: Path | str | None, overrides: list[str], flags: dict[str, Any]) -> Any:
-    """YAML file < command-line flags < --set overrides, checked against the stage's dataclass."""
-    data = read_yaml(path) if path else {}
+def stage_config(kind: str, path: Path | str | None, overrides: list[str], flags: dict[str, Any],
+                 defaults: dict[str, Any] | None = None) -> Any:
+    """defaults < YAML file < command-line flags < --set overrides, checked against the stage's dataclass."""
+    data = dict(defaults or {})
+    data.update(read_yaml(path) if path else {})
     data.update(flags)
     return from_dict(config_class(kind), apply_overrides(data, overrides))
+
+
+def masking_defaults(domain: str | None) -> dict[str, Any]:
+    """The domain plugin's masking policy as PretrainConfig values (a config or flag still wins)."""
+    if domain is None:
+        return {}
+    from .registry import get_domain
+
+    policy = get_domain(domain).masking
+    return {"mask_rate": policy.mask_rate, "whole_word": policy.whole_word, "span_masking": policy.spans == "ast",
+            "max_span_tokens": policy.max_span_tokens}
 
 
 def _require_folder(path: Path | str, what: str, hint: str) -> Path:
@@ -120,10 +133,6 @@ def pretrain_stage(config: Any, tokens: Path, out: Path, force: bool = False, pr
 def pretrain_command(config: Any, domain: str | None, corpus: Path | None, tokens: Path | None,
                      tokenizer: Path | None, seq_len: int, out: Path, force: bool) -> StageResult:
     """`pretrain`: pack --corpus first (a cached sibling stage `<out>-tokens`) unless --tokens is given."""
-    if domain is not None:
-        from .registry import get_domain
-
-        get_domain(domain)
     if tokens is None:
         if corpus is None:
             raise UserError("pretrain needs --corpus (a corpus folder) or --tokens (a packed-tokens folder)")

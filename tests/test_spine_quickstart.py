@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from domain_electra.config import from_dict
 from domain_electra.pipeline import Recipe, quickstart_recipe, run_recipe
@@ -62,6 +63,8 @@ def test_tiny_quickstart_shaped_run_then_resume(tmp_path):
     metrics = [json.loads(line) for line in (run / "pretrain" / "metrics.jsonl").read_text().splitlines()]
     train_losses = [m["gen_loss"] for m in metrics if m["split"] == "train"]
     assert train_losses and all(loss == loss and loss < 100 for loss in train_losses)  # finite
+    pretrain_config = yaml.safe_load((run / "pretrain" / "config.yaml").read_text())
+    assert pretrain_config["span_masking"] is True  # the code domain's masking policy (AST spans) is the default
     for model in ("pretrain", "baseline"):
         assert (run / model / "discriminator" / "config.json").is_file()
 
