@@ -62,11 +62,14 @@ def domains_list() -> None:
     table = Table(title="domains")
     for col in ("name", "source", "languages", "eval tasks", "description"):
         table.add_column(col)
-    for found in discover():
+    broken: list[str] = []
+    for found in discover(broken):
         d = found.domain
         table.add_row(d.name, found.source, ", ".join(d.languages), ", ".join(t.name for t in d.eval_tasks) or "-",
                       d.description)
     console.print(table)
+    for problem in broken:
+        Console(stderr=True).print(f"[yellow]warning:[/yellow] {problem}", highlight=False, soft_wrap=True)
 
 
 @domains_app.command("show", epilog="Example: domain-electra domains show code   |   domains show ./domain-electra-patents")
@@ -265,7 +268,7 @@ def bench_cmd(
     stages.bench_command(suite, model, out, data_dir, limit, seeds, config, set or [])
 
 
-@app.command("run", epilog="Example: domain-electra run corpora/recipes/code.yaml --set pretrain.max_minutes=30")
+@app.command("run", epilog="Example: domain-electra run runs/quickstart/recipe.yaml --set pretrain.max_minutes=30")
 def run_cmd(recipe: Path = typer.Argument(..., help="Recipe YAML: domain, out, and one section per stage."),
             set: Optional[list[str]] = SetOpt) -> None:
     """Run every stage of a recipe in order; complete stages are skipped, so a rerun resumes."""

@@ -88,12 +88,21 @@ def _load_entry_point(ep: metadata.EntryPoint) -> DiscoveredDomain:
     return DiscoveredDomain(domain, _source_of(ep), ep.value)
 
 
-def discover() -> list[DiscoveredDomain]:
-    """Every domain registered in the entry point group, built-ins first, sorted by name."""
+def discover(broken: list[str] | None = None) -> list[DiscoveredDomain]:
+    """Every domain registered in the entry point group, built-ins first, sorted by name.
+
+    A plugin that fails to import raises, unless a `broken` list is given: then its one-line error is
+    appended there and the others are still returned (so `domains list` works beside a broken plugin)."""
     found: dict[str, DiscoveredDomain] = {}
     for ep in _entry_points():
-        if ep.name not in found:
+        if ep.name in found:
+            continue
+        try:
             found[ep.name] = _load_entry_point(ep)
+        except UserError as exc:
+            if broken is None:
+                raise
+            broken.append(str(exc))
     return sorted(found.values(), key=lambda d: (d.source != "built-in", d.domain.name))
 
 

@@ -48,3 +48,17 @@ def test_scaffolded_plugin_installs_and_is_listed_and_its_own_tests_pass(tmp_pat
                                cwd=root, capture_output=True, text=True, env={**os.environ, **env})
     assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
     assert "3 passed" in own_tests.stdout
+
+
+def test_a_broken_installed_plugin_does_not_hide_the_others(tmp_path):
+    site = tmp_path / "site"
+    dist = site / "domain_electra_broken-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: domain-electra-broken\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[domain_electra.domains]\nbroken = no_such_module_anywhere:DOMAIN\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    listed = run_cli("domains", "list", env=env)
+    assert listed.returncode == 0 and "legal" in listed.stdout
+    assert "warning:" in listed.stderr and "'broken'" in listed.stderr and "ModuleNotFoundError" in listed.stderr
+    shown = run_cli("domains", "show", "broken", env=env)
+    assert shown.returncode == 2 and shown.stderr.startswith("error: the domain plugin 'broken'")

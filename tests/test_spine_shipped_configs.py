@@ -1,0 +1,28 @@
+"""Every shipped config loads: corpus recipes into CorpusConfig, suites into a Suite of their domain's tasks."""
+from pathlib import Path
+
+import pytest
+
+from domain_electra.config import load_config
+from domain_electra.corpus import CorpusConfig
+from domain_electra.evaluation.suite import load_suite
+from domain_electra.registry import get_domain
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "corpora").glob("*.yaml")), ids=lambda p: p.name)
+def test_corpus_recipe_loads(path):
+    config = load_config(CorpusConfig, path)
+    assert get_domain(config.domain).name == path.stem and config.sources
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "evals").glob("*.yaml")), ids=lambda p: p.name)
+def test_suite_loads(path):
+    suite = load_suite(path)
+    assert suite.tasks and all(st.task in suite.domain.eval_tasks for st in suite.tasks)
+
+
+def test_every_domain_has_a_corpus_recipe_and_a_suite():
+    for name in ("code", "legal", "medical", "finance"):
+        assert (REPO / "corpora" / f"{name}.yaml").is_file() and (REPO / "evals" / f"{name}.yaml").is_file()
