@@ -128,14 +128,24 @@ def resolve_language(language: str | None) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _grammar(language: str):
-    """(parser, kind ids of string/comment nodes) for an installed grammar, or None. Cached per language."""
+def tree_sitter_language(language: str):
+    """The tree_sitter.Language of an installed grammar wheel (canonical name, see GRAMMARS), or None."""
     try:
-        from tree_sitter import Language, Parser
+        from tree_sitter import Language
 
         module, function = GRAMMARS[language]
-        lang = Language(getattr(importlib.import_module(module), function)())
+        return Language(getattr(importlib.import_module(module), function)())
     except (ImportError, AttributeError, KeyError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=None)
+def _grammar(language: str):
+    """(parser, kind ids of string/comment nodes) for an installed grammar, or None. Cached per language."""
+    from tree_sitter import Parser
+
+    lang = tree_sitter_language(language)
+    if lang is None:
         return None
     region_ids = frozenset(i for i in range(lang.node_kind_count) if lang.node_kind_is_named(i)
                            and _REGION_NODE.search(lang.node_kind_for_id(i) or ""))
