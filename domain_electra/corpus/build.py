@@ -285,7 +285,8 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
                     break
             elapsed = max(time.time() - t0, 1e-9)
             bar.update(task, advance=batch["done_bytes"], docs=kept, dps=totals["docs_in"] / elapsed)
-            if stopped_early:
+            if stopped_early:  # max_docs reached: the job is done; end the bar full, keeping the true MB/s
+                bar.update(task, total=bar.tasks[task].completed)
                 break
     if pending is not None:
         empty_val = writers["validation"].docs == 0 and config.val_fraction > 0 and kept > 1
