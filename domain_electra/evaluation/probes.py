@@ -70,29 +70,32 @@ def _window(tok, left: str, fill: list[int], right: str, max_length: int) -> tup
     return [tok.cls_id, *a, *fill, *b, tok.sep_id], 1 + len(a)
 
 
-@torch.no_grad()
-def generator_choice(model, tok, text: str, choices: Sequence[str], max_length: int = 256) -> str:
+def _best_choice(tok, text: str, choices: Sequence[str], max_length: int, fill_with_mask: bool, score) -> str:
+    """The choice whose tokens, placed at the blank (as [MASK]s or as themselves), score highest."""
     left, _, right = text.partition(MASK)
     scores = []
     for choice in choices:
         ids = tok.encode(choice) or [tok.unk_id]
-        row, start = _window(tok, left, [tok.mask_id] * len(ids), right, max_length)
-        logits = model(input_ids=torch.tensor([row])).logits[0, start:start + len(ids)]
-        logp = logits.log_softmax(-1).gather(1, torch.tensor(ids).unsqueeze(1))
-        scores.append(float(logp.sum()))
+        row, start = _window(tok, left, [tok.mask_id] * len(ids) if fill_with_mask else ids, right, max_length)
+        scores.append(score(torch.tensor([row]), start, ids))
     return choices[max(range(len(choices)), key=scores.__getitem__)]
+
+
+@torch.no_grad()
+def generator_choice(model, tok, text: str, choices: Sequence[str], max_length: int = 256) -> str:
+    def log_likelihood(row, start, ids):  # of the choice's tokens at the masked blank
+        logits = model(input_ids=row).logits[0, start:start + len(ids)]
+        return float(logits.log_softmax(-1).gather(1, torch.tensor(ids).unsqueeze(1)).sum())
+
+    return _best_choice(tok, text, choices, max_length, True, log_likelihood)
 
 
 @torch.no_grad()
 def discriminator_choice(model, tok, text: str, choices: Sequence[str], max_length: int = 256) -> str:
-    left, _, right = text.partition(MASK)
-    scores = []
-    for choice in choices:
-        ids = tok.encode(choice) or [tok.unk_id]
-        row, start = _window(tok, left, ids, right, max_length)
-        logits = model(input_ids=torch.tensor([row])).logits[0, start:start + len(ids)]
-        scores.append(-float(logits.mean()))  # a high logit means "replaced": the fitting choice scores low
-    return choices[max(range(len(choices)), key=scores.__getitem__)]
+    def looks_original(row, start, ids):  # a high logit means "replaced": the fitting choice scores low
+        return -float(model(input_ids=row).logits[0, start:start + len(ids)].mean())
+
+    return _best_choice(tok, text, choices, max_length, False, looks_original)
 
 
 def run_probes(model_dir: str | Path, test: dict[str, Sequence[dict]], max_length: int = 256,

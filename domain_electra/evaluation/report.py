@@ -88,6 +88,16 @@ def _metrics_file(model_dir: Path) -> Path | None:
     return None
 
 
+def _save(fig, out: Path, name: str) -> str:
+    """Lay out, write as PNG and free one figure; returns its file name."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    plt.close(fig)
+    return name
+
+
 def make_plots(results: dict, out: Path) -> dict[str, list[str]]:
     """Per-task bars with std error bars, cross-lingual heatmaps, pretraining curves. Returns file names."""
     import matplotlib
@@ -110,10 +120,7 @@ def make_plots(results: dict, out: Path) -> dict[str, list[str]]:
         ax.set_ylabel(part.metric.iloc[0])
         ax.set_title(f"{task} ({variant})", fontsize=10)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"bars-{_slug(task)}-{_slug(variant)}.png"
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
+        name = _save(fig, out, f"bars-{_slug(task)}-{_slug(variant)}.png")
         made["bars"].append(name)
     for key, m in results["matrices"].items():
         scores = np.array(m["scores"], dtype=float)
@@ -128,10 +135,7 @@ def make_plots(results: dict, out: Path) -> dict[str, list[str]]:
                         color="black" if value > middle else "white")
         ax.set_title(f"{m['task']}: {m['metric']} (trained on {m['train_language']})", fontsize=10)
         fig.colorbar(image, ax=ax)
-        fig.tight_layout()
-        name = f"heatmap-{_slug(m['task'])}-{_slug(m['variant'])}.png"
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
+        name = _save(fig, out, f"heatmap-{_slug(m['task'])}-{_slug(m['variant'])}.png")
         made["heatmaps"].append(name)
     for model, path in results["models"].items():
         metrics = _metrics_file(Path(path))
@@ -151,10 +155,7 @@ def make_plots(results: dict, out: Path) -> dict[str, list[str]]:
             ax.set_xlabel("step")
             ax.legend(fontsize=7)
         fig.suptitle(f"pretraining curves: {model}", fontsize=10)
-        fig.tight_layout()
-        name = f"curves-{_slug(model)}.png"
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
+        name = _save(fig, out, f"curves-{_slug(model)}.png")
         made["curves"].append(name)
     return made
 
