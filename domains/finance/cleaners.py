@@ -32,6 +32,15 @@ FOOTERS = ("private securities litigation reform act", "not investment advice", 
            "does not constitute an offer to sell")
 
 
+_ANY_TELL = FLS + FOOTERS
+
+
+def may_hold_disclaimer(text: str) -> bool:
+    """Cheap whole-document test: no paragraph can be a disclaimer unless the document names one."""
+    lower = text.lower()
+    return any(f in lower for f in _ANY_TELL)
+
+
 def is_disclaimer(paragraph: str) -> bool:
     lower = paragraph.lower()
     if any(f in lower for f in FLS) and any(t in lower for t in FLS_TELLS):
@@ -53,12 +62,15 @@ def _paragraphs(text: str) -> list[str]:
 def boilerplate(doc: Document) -> Document | str:
     sep = "\n\n" if "\n\n" in doc.text else "\n"
     paragraphs = _paragraphs(doc.text)
-    counts = Counter(p.strip() for p in paragraphs if len(p.strip()) >= 20)
+    keys = [p.strip() for p in paragraphs]
+    counts = Counter(k for k in keys if len(k) >= 20)
+    check = may_hold_disclaimer(doc.text)  # one scan instead of one per paragraph (FOMC: 100 lines a file)
+    if not check and (not counts or max(counts.values()) < 3):
+        return doc
     kept, removed, seen = [], 0, set()
-    for paragraph in paragraphs:
-        key = paragraph.strip()
+    for paragraph, key in zip(paragraphs, keys):
         repeated = counts.get(key, 0) >= 3
-        if (len(key) < 3000 and is_disclaimer(key)) or (repeated and key in seen):
+        if (check and len(key) < 3000 and is_disclaimer(key)) or (repeated and key in seen):
             removed += 1
             continue
         if repeated:
