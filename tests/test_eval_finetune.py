@@ -198,3 +198,32 @@ def test_evaluate_a_saved_adapter_reproduces_its_test_scores(tiny, tmp_path):
     result = finetune(task, data, tiny, tmp_path / "ft", FAST, progress=False)
     scores = evaluate(task, data, tmp_path / "ft", tmp_path / "eval", progress=False)
     assert scores == result["test"] and (tmp_path / "eval" / "eval.json").is_file()
+
+
+def test_threshold_tuned_on_dev_hand_checked():
+    from domain_electra.finetune.train import multilabel_pred, tune_threshold
+
+    # Probabilities 0.3 / 0.18 for the gold labels, 0.1 elsewhere: 0.5 predicts nothing (F1 0), 0.20 misses
+    # row 1, 0.05 adds every 0.1; 0.15 is the highest (nearest 0.5) threshold that gets F1 1.
+    probs = torch.tensor([[0.3, 0.1, 0.1], [0.1, 0.18, 0.1], [0.1, 0.1, 0.1]])
+    logits = torch.log(probs / (1 - probs))
+    gold = [[0], [1], []]
+    assert multilabel_pred(logits, 0.5) == [[], [], []]
+    threshold, dev = tune_threshold(gold, logits, 3, "micro_f1")
+    assert threshold == 0.15 and dev == 1.0
+    assert multilabel_pred(logits, threshold) == [[0], [1], []]
+
+
+def test_multilabel_threshold_is_kept_and_reused_by_evaluate(tiny, tmp_path):
+    from domain_electra.finetune import evaluate
+
+    task, data = synthetic("multilabel")
+    result = finetune(task, data, tiny, tmp_path / "ft", FAST, progress=False)
+    assert result["threshold"] in [h["threshold"] for h in result["history"]]
+    assert all(0 < h["threshold"] < 1 for h in result["history"])
+    again = evaluate(task, data, tmp_path / "ft", progress=False)
+    assert again["en"] == result["test"]["en"]  # the saved threshold, not 0.5, scores the reloaded model
+    fixed = finetune(task, data, tiny, None, FinetuneConfig(**{**FAST.__dict__, "threshold": 0.5}), progress=False)
+    assert fixed["threshold"] == 0.5 and "threshold" not in fixed["history"][0]
+    with pytest.raises(UserError, match="threshold"):
+        FinetuneConfig(threshold=1.5)

@@ -27,6 +27,8 @@ class FinetuneConfig:
     temperature: softmax temperature of the in-batch-negative retrieval loss (cosine similarities).
     pooling: how a retrieval embedding is formed from token states: "mean" (masked mean) or "cls".
     eval_batch_size: examples per forward pass when scoring.
+    threshold: multi-label decision threshold on each label's probability; None (default) picks the best of
+        0.05, 0.10, ... 0.95 on the dev split at every dev evaluation and keeps the best checkpoint's.
     """
 
     method: str = "lora"
@@ -48,6 +50,7 @@ class FinetuneConfig:
     temperature: float = 0.05
     pooling: str = "mean"
     eval_batch_size: int = 64
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ("lora", "full"):
@@ -57,6 +60,8 @@ class FinetuneConfig:
         for name in ("r", "epochs", "batch_size", "max_length", "evals_per_epoch", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"finetune {name} must be at least 1, got {getattr(self, name)}")
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise UserError(f"finetune threshold must be a probability between 0 and 1, got {self.threshold}")
         if self.limit is not None and self.limit < 1:
             raise UserError(f"finetune limit must be at least 1 (or unset for all), got {self.limit}")
 

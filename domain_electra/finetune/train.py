@@ -72,10 +72,33 @@ def train_loss(kind: str, model, pooler, tok, rows: Sequence[dict], config: Fine
     return model(**_to(batch, device, keys | {"labels"})).loss
 
 
+THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # probabilities tried on dev
+
+
+def multilabel_pred(logits: torch.Tensor, threshold: float) -> list[list[int]]:
+    """Label indices whose sigmoid probability exceeds `threshold`."""
+    cut = math.log(threshold / (1 - threshold))
+    return [torch.nonzero(row > cut).flatten().tolist() for row in logits]
+
+
+def tune_threshold(gold: list, logits: torch.Tensor, num_labels: int, metric: str) -> tuple[float, float]:
+    """(threshold, dev score) of the grid threshold that scores best on dev; ties keep the one nearest 0.5.
+
+    With few training examples or rare labels a multi-label head rarely clears 0.5 (it predicts nothing
+    and scores 0 F1); one global threshold chosen on dev, never on test, is the usual remedy."""
+    ranked = sorted(THRESHOLD_GRID, key=lambda t: abs(t - 0.5))
+    scores = {t: score("multilabel", gold, multilabel_pred(logits, t), num_labels)[metric] for t in ranked}
+    best = max(ranked, key=lambda t: scores[t])  # max keeps the first (nearest 0.5) among equals
+    return best, scores[best]
+
+
 @torch.no_grad()
 def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig, labels: Sequence[str],
-            device=None, pooler=None) -> tuple[list, list]:
-    """(gold, pred) for a split, in the shapes domain_electra.evaluation.metrics expects."""
+            device=None, pooler=None, threshold: float = 0.5, raw: bool = False) -> tuple[list, list]:
+    """(gold, pred) for a split, in the shapes domain_electra.evaluation.metrics expects.
+
+    Multi-label: a label is predicted when its probability exceeds `threshold`; with raw=True pred is the
+    (examples x labels) logit tensor instead (for tune_threshold)."""
     device = device or next(model.parameters()).device
     keys = _forward_keys(model)
     model.eval()
@@ -89,7 +112,7 @@ def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig,
         target = sims.diagonal().unsqueeze(1)
         ranks = (sims > target).sum(1)  # documents scored strictly above the relevant one (ties favour it)
         return [0] * len(rows), ranks.tolist()
-    gold, pred = [], []
+    gold, pred, scores = [], [], []
     for chunk in B.chunks(rows, config.eval_batch_size):
         if kind == "token":
             batch, word_ids = B.encode_tokens(tok, chunk, config.max_length, None)
@@ -106,11 +129,14 @@ def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig,
             continue
         logits = model(**_to(B.encode_texts(tok, chunk, kind, config.max_length), device, keys)).logits.cpu()
         if kind == "multilabel":
-            pred += [torch.nonzero(row > 0).flatten().tolist() for row in logits]
+            scores.append(logits)
             gold += [sorted(r["label"]) for r in chunk]
         else:
             pred += logits.argmax(-1).tolist()
             gold += [int(r["label"]) for r in chunk]
+    if kind == "multilabel":
+        logits = torch.cat(scores) if scores else torch.zeros(0, len(labels))
+        return gold, logits if raw else multilabel_pred(logits, threshold)
     return gold, pred
 
 
@@ -153,7 +179,10 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
     eval_at = {round(steps_per_epoch * (i + 1) / config.evals_per_epoch) for i in range(config.evals_per_epoch)}
     order = random.Random(config.seed)
 
+    tune = kind == "multilabel" and config.threshold is None
+    threshold = 0.5 if config.threshold is None else config.threshold
     history, best, best_state, stale, step, started = [], -math.inf, None, 0, 0, time.perf_counter()
+    best_threshold = threshold
     with make_progress(progress) as bar:
         job = bar.add_task(f"{task.name} ({config.method})", total=total_steps)
         for epoch in range(config.epochs):
@@ -174,12 +203,16 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
                 bar.update(job, advance=1)
                 if (i + 1) not in eval_at:
                     continue
-                gold, pred = predict(kind, model, tok, data.dev, config, labels, device, pooler)
-                dev = score(kind, gold, pred, len(labels))[metric]
+                if tune:
+                    gold, logits = predict(kind, model, tok, data.dev, config, labels, device, pooler, raw=True)
+                    threshold, dev = tune_threshold(gold, logits, len(labels), metric)
+                else:
+                    gold, pred = predict(kind, model, tok, data.dev, config, labels, device, pooler, threshold)
+                    dev = score(kind, gold, pred, len(labels))[metric]
                 history.append({"step": step, "epoch": epoch + (i + 1) / steps_per_epoch, "loss": loss.item(),
-                                f"dev_{metric}": dev})
+                                f"dev_{metric}": dev, **({"threshold": threshold} if tune else {})})
                 if dev > best:
-                    best, best_state, stale = dev, _trainable_state(model), 0
+                    best, best_state, stale, best_threshold = dev, _trainable_state(model), 0, threshold
                 else:
                     stale += 1
                     stop = config.patience > 0 and stale >= config.patience
@@ -196,13 +229,14 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
 
     test, predictions = {}, {}
     for lang, rows in data.test.items():
-        gold, pred = predict(kind, model, tok, rows, config, labels, device, pooler)
+        gold, pred = predict(kind, model, tok, rows, config, labels, device, pooler, best_threshold)
         test[lang] = {**score(kind, gold, pred, len(labels)), "n": len(rows)}
         predictions[lang] = {"gold": gold, "pred": pred}
     from ..config import to_dict
 
     info = {"task": task.name, "kind": kind, "metric": metric, "labels": list(labels), "method": config.method,
             "base_model": str(base_dir.resolve()), "config": to_dict(config), "best_dev": best,
+            **({"threshold": best_threshold} if kind == "multilabel" else {}),
             "steps": step, "train_seconds": seconds, "train_examples": len(train),
             "trainable_params": trainable, "total_params": total, "history": history, "test": test}
     if out is not None:
@@ -231,7 +265,8 @@ def evaluate(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
     with make_progress(progress) as bar:
         job = bar.add_task(f"evaluate {task.name}", total=len(data.test))
         for lang, rows in data.test.items():
-            gold, pred = predict(task.kind, model, tok, rows, config, labels, device)
+            gold, pred = predict(task.kind, model, tok, rows, config, labels, device,
+                                 threshold=info.get("threshold", 0.5))
             results[lang] = {**score(task.kind, gold, pred, len(labels)), "n": len(rows)}
             bar.advance(job)
     target = Path(out) if out is not None else Path(model_dir)
