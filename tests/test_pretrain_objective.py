@@ -129,12 +129,13 @@ def test_non_finite_step_is_skipped_without_touching_the_weights(fused, monkeypa
     assert all(p.grad is None for p in objective.parameters())
 
 
-def test_objective_traces_as_one_graph_without_breaks():
+@pytest.mark.parametrize("sharing", ["tied", "gdes"])
+def test_objective_traces_as_one_graph_without_breaks(sharing):
     # The GPU levers (torch.compile with static shapes, CUDA graphs) need the whole step as one graph: a
     # data-dependent shape (boolean indexing, .item(), nonzero) would show up here as a graph break.
     import torch._dynamo as dynamo
 
-    generator, discriminator = _micro_pair("tied")
+    generator, discriminator = _micro_pair(sharing)
     objective = ElectraObjective(generator, discriminator, mask_id=4, rtd_weight=50.0)
     explain = dynamo.explain(objective)(**_batch())
     dynamo.reset()
