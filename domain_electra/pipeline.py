@@ -125,13 +125,28 @@ def _bench_stage(config: Any, out: Path, progress: bool):
     return run_stage("bench", out, config, inputs, lambda folder: run_bench(config, folder, progress=progress))
 
 
+# The quickstart's suite, embedded so that the quickstart runs from an installed wheel too (no repository
+# checkout); evals/code-docstring.yaml is the same suite for `bench` users (a test keeps the two equal).
+QUICKSTART_SUITE = {
+    "domain": "code",
+    "description": "Docstring -> function retrieval (stdlib), LoRA bi-encoder.",
+    "finetune": {"method": "lora", "epochs": 2, "batch_size": 32, "max_length": 96, "patience": 2},
+    "tasks": [{"task": "stdlib-docstring-retrieval"}],
+}
+
+
 def quickstart_recipe(out: Path, minutes: float) -> dict:
-    """The embedded default: real code (this machine's Python standard library), end to end on a CPU."""
+    """The embedded default: real code (this machine's Python standard library), end to end on a CPU.
+    Writes the quickstart suite into `out` (unchanged when it is already there)."""
+    import yaml
+
     stdlib = sysconfig.get_paths()["stdlib"]
-    suite = Path(__file__).resolve().parent.parent / "evals" / "code-docstring.yaml"
-    if not suite.is_file():
-        raise UserError(f"the quickstart suite {suite} is missing: run the quickstart from a clone of the "
-                        "repository installed with `pip install -e .`")
+    suite = Path(out) / "quickstart-suite.yaml"
+    text = "# The quickstart's suite (domain_electra.pipeline.QUICKSTART_SUITE).\n" + yaml.safe_dump(
+        QUICKSTART_SUITE, sort_keys=False)
+    if not suite.is_file() or suite.read_text(encoding="utf-8") != text:
+        suite.parent.mkdir(parents=True, exist_ok=True)
+        suite.write_text(text, encoding="utf-8")
     return {
         "domain": "code",
         "out": str(out),

@@ -8,8 +8,9 @@ import pytest
 import torch
 import yaml
 
-from domain_electra.config import from_dict
-from domain_electra.pipeline import Recipe, quickstart_recipe, run_recipe
+from domain_electra.config import from_dict, read_yaml
+from domain_electra.evaluation.suite import load_suite
+from domain_electra.pipeline import QUICKSTART_SUITE, Recipe, quickstart_recipe, run_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,3 +83,10 @@ def test_quickstart_recipe_is_a_valid_recipe(tmp_path):
     recipe = from_dict(Recipe, quickstart_recipe(tmp_path / "qs", minutes=3.0))
     assert recipe.domain == "code" and recipe.pretrain["max_minutes"] == 3.0
     assert Path(recipe.corpus["sources"][0]).is_dir()
+    # The suite travels with the package (an installed wheel has no evals/ folder) and equals the shipped file.
+    suite = Path(recipe.bench["suite"])
+    assert suite.parent == tmp_path / "qs" and load_suite(suite).tasks[0].task.name == "stdlib-docstring-retrieval"
+    assert read_yaml(suite) == QUICKSTART_SUITE == read_yaml(REPO / "evals" / "code-docstring.yaml")
+    stamp = suite.stat().st_mtime_ns
+    quickstart_recipe(tmp_path / "qs", minutes=3.0)
+    assert suite.stat().st_mtime_ns == stamp  # not rewritten: a rerun finds every stage unchanged
