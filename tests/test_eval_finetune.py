@@ -237,3 +237,30 @@ def test_token_classification_learns_the_planted_entity(tiny):
     result = finetune(task, data, tiny, None, config, progress=False)
     assert result["history"][0]["dev_f1"] == 0.0 and result["best_dev"] == 1.0
     assert result["test"]["en"]["f1"] == 1.0 and result["test"]["de"]["f1"] == 1.0
+
+
+def test_a_checkpoint_without_pooler_trains_its_pooler_and_reloads_identically(tmp_path):
+    # Like multilingual-e5-small: a BERT checkpoint saved without the pooler that BertForSequenceClassification
+    # reads. Under LoRA the fresh pooler must train (modules_to_save), or the head sees a frozen random projection.
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path / "nopooler"
+    folder.mkdir()
+    make_tokenizer(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(load_tokenizer(folder).hf), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(config, add_pooling_layer=False).save_pretrained(str(folder))
+    torch.manual_seed(FAST.seed)  # the pooler's random start, exactly as finetune() draws it
+    model = load_base(folder, "classification", 3)
+    assert model.fresh_modules == ["bert.pooler"]
+    task, data = synthetic("classification")
+    before = model.bert.pooler.dense.weight.detach().clone()
+    result = finetune(task, data, folder, tmp_path / "ft", FAST, progress=False)
+    assert result["trainable_params"] > 32 * 32  # the 32x32 pooler (+ head + adapters) is trained
+    reloaded, _ = load_finetuned(tmp_path / "ft")
+    pooler = dict(reloaded.named_parameters())["base_model.model.bert.pooler.modules_to_save.default.dense.weight"]
+    assert not torch.allclose(pooler, before)  # it moved from its random start
+    again, _ = load_finetuned(tmp_path / "ft")
+    tok = load_tokenizer(tmp_path / "ft")
+    assert torch.equal(_logits(reloaded, tok, data.test["en"]), _logits(again, tok, data.test["en"]))

@@ -104,10 +104,26 @@ def load_base(model_dir: str | Path, kind: str, num_labels: int = 0) -> nn.Modul
         kwargs["problem_type"] = "single_label_classification"
     with quiet_hf():
         try:
-            return _auto_class(kind).from_pretrained(str(path), **kwargs)
+            model, info = _auto_class(kind).from_pretrained(str(path), output_loading_info=True, **kwargs)
         except Exception as exc:  # corrupt weights surface as library-specific errors (SafetensorError, ...)
             first = (str(exc).splitlines() or [""])[0]
             raise UserError(f"cannot load the model in {path}: {type(exc).__name__}: {first}") from None
+    model.fresh_modules = fresh_modules(model, info.get("missing_keys", ()))
+    return model
+
+
+def fresh_modules(model: nn.Module, missing_keys) -> list[str]:
+    """Modules whose weights the checkpoint did not hold (randomly initialised), outside the task head.
+
+    Sentence-embedding checkpoints (e5, many sentence-transformers) ship without BERT's pooler, which
+    the sequence-classification head reads: left frozen under LoRA it would stay a random projection."""
+    heads = set(head_modules(model))
+    found = set()
+    for key in missing_keys:
+        parts = key.split(".")[:-1]  # drop the parameter name
+        if parts and parts[0] not in heads:
+            found.add(".".join(parts[:2]))  # e.g. "bert.pooler"
+    return sorted(found)
 
 
 def head_modules(model: nn.Module) -> list[str]:
@@ -116,7 +132,8 @@ def head_modules(model: nn.Module) -> list[str]:
 
 
 def wrap_lora(model: nn.Module, kind: str, config: FinetuneConfig) -> nn.Module:
-    """Add LoRA adapters to `target_modules`; train the task head in full (modules_to_save)."""
+    """Add LoRA adapters to `target_modules`; train the task head, and any module the checkpoint lacked
+    (see fresh_modules), in full (modules_to_save)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     task_type = {"token": TaskType.TOKEN_CLS, "retrieval": TaskType.FEATURE_EXTRACTION}.get(kind, TaskType.SEQ_CLS)
@@ -125,9 +142,11 @@ def wrap_lora(model: nn.Module, kind: str, config: FinetuneConfig) -> nn.Module:
     if missing:
         raise UserError(f"LoRA target module '{missing[0]}' is not in this model; linear layers named e.g. "
                         f"{', '.join(sorted(p for p in present if p in ('query', 'key', 'value', 'dense'))) or 'none'}")
+    # A retrieval embedding is the mean of the token states: a fresh pooler there is never used.
+    fresh = [] if kind == "retrieval" else list(getattr(model, "fresh_modules", ()))
     lora = LoraConfig(task_type=task_type, r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=list(config.target_modules),
-                      modules_to_save=head_modules(model) or None)
+                      modules_to_save=head_modules(model) + fresh or None)
     with quiet_hf():  # peft calls a transformers API that warns of its own deprecation
         return get_peft_model(model, lora)
 
