@@ -171,3 +171,73 @@ def test_round_trip_whole_standard_library():
         assert detokenize(pretokenize(text, "python").words) == normalize_code(text), path
         checked += 1
     assert checked > 1000
+
+
+# --- the C path (_fastcode.c) must give exactly the Python path's pre-tokens ---
+
+needs_c = pytest.mark.skipif(cp._fastcode is None, reason="C pre-tokenizer not built (see setup.py)")
+
+
+def test_c_path_is_built_by_the_readme_install():
+    # CI installs with the README's command; it must build the extension, or every speed figure is wrong.
+    if not os.environ.get("CI"):
+        pytest.skip("checked in CI, where the README install ran")
+    assert cp._fastcode is not None
+
+
+@needs_c
+@pytest.mark.parametrize("language", cp.available_languages())
+def test_c_path_equals_python_path_on_real_code(language):
+    texts = SAMPLES.get(language) or []
+    if not texts:
+        pytest.skip(f"no real {language} code found on this machine or in ../shared/data")
+    grammar = cp._grammar(language)
+    for text in texts:
+        text = normalize_code(text)
+        assert cp._parsed_native(text, grammar) == cp._parsed_python(text, grammar)
+
+
+@needs_c
+def test_c_path_equals_python_path_on_random_text():
+    # Seeded fuzz over the cases the lexers and the layout treat specially: identifiers, numbers with
+    # exponents, underscores, non-ASCII letters and digits, tabs, odd indentation, quotes, broken code.
+    import random
+
+    rng = random.Random(7)
+    alphabet = list("abcXYZ_09 \t\n\n.eE+-'\"#()[]{}:,=é中²٣") + [
+        "  ", "    ", "\t\t", "HTTPServer", "getURLs", "1e-5", "0x1F", "1..2", "__init__", "'''", '"""', "\\", "//", "/*"]
+    checked = 0
+    for language in cp.available_languages():
+        grammar = cp._grammar(language)
+        for _ in range(150):
+            text = normalize_code("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 160))))
+            assert cp._parsed_native(text, grammar) == cp._parsed_python(text, grammar), (language, text)
+            checked += 1
+    assert checked == 150 * len(cp.available_languages())
+
+
+@needs_c
+def test_c_path_pinned_output():
+    pre = pretokenize("class HTTPServer:\n    def getURLs(self, x2=1e-5):  # max_len\n        return 'a b'\n",
+                      "python")
+    # The file's first indentation is spelled out; "URLs" splits before its last capital like "HTTPServer";
+    # comments keep natural-language words; a statement of <= SPAN_BYTES is one span.
+    assert pre.words == ["class", "▁HTTP", "Server", ":↵⇢▁▁▁▁def", "▁get", "UR", "Ls", "(self", ",▁x", "2",
+                         "=1e-5", "):▁▁#▁max_len", "↵⇢return", "▁'a", "▁b", "'↵"]
+    assert pre.word_start == [True, True, False, True, True, False, False, True, True, False, True, True,
+                              True, True, True, True]
+    assert pre.span_start == [True, True, False, True, True, False, False, True, False, False, False, True,
+                              True, False, False, True]
+
+
+def test_grammar_failure_in_the_parsed_path_falls_back_and_is_counted(monkeypatch):
+    # Fault injection: a grammar object the parser cannot use (a broken capsule for the C path, a broken
+    # parser for the Python path) must give the plain pre-tokens, counted, never an exception.
+    good = cp._grammar("python")
+    broken = cp._Grammar(parser=None, region_ids=good.region_ids, capsule=None, region_mask=good.region_mask)
+    monkeypatch.setattr(cp, "_grammar", lambda name: broken)
+    cp.STATS.clear()
+    src = "def f(x):\n    return x\n"
+    pre = pretokenize(src, "python")
+    assert not pre.parsed and cp.STATS["fallback_error"] == 1
+    assert detokenize(pre.words) == src

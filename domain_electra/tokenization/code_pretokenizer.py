@@ -53,6 +53,11 @@ from functools import lru_cache
 from itertools import accumulate
 from operator import itemgetter
 
+try:  # the parsed path in C (built by setup.py from _fastcode.c); same output as the Python path below
+    from . import _fastcode
+except ImportError:  # no C compiler at install time: the Python path is used, about half as fast
+    _fastcode = None
+
 SPACE, TAB, NEWLINE, INDENT, DEDENT = "▁", "␉", "↵", "⇢", "⇠"
 SPAN_BYTES = 16
 MAX_WORD_CHARS = 48  # longer pre-tokens (base64 blobs, ASCII art) are cut into glued chunks
@@ -139,9 +144,17 @@ def tree_sitter_language(language: str):
         return None
 
 
+@dataclass(frozen=True)
+class _Grammar:
+    parser: object  # tree_sitter.Parser
+    region_ids: frozenset  # kind ids of string/comment nodes
+    capsule: object  # the grammar wheel's PyCapsule, for the C path
+    region_mask: bytes  # region_ids as a mask over kind ids, for the C path
+
+
 @lru_cache(maxsize=None)
-def _grammar(language: str):
-    """(parser, kind ids of string/comment nodes) for an installed grammar, or None. Cached per language."""
+def _grammar(language: str) -> _Grammar | None:
+    """Parser and string/comment kinds of an installed grammar, or None. Cached per language."""
     from tree_sitter import Parser
 
     lang = tree_sitter_language(language)
@@ -149,7 +162,10 @@ def _grammar(language: str):
         return None
     region_ids = frozenset(i for i in range(lang.node_kind_count) if lang.node_kind_is_named(i)
                            and _REGION_NODE.search(lang.node_kind_for_id(i) or ""))
-    return Parser(lang), region_ids
+    module, function = GRAMMARS[language]
+    capsule = getattr(importlib.import_module(module), function)()
+    mask = bytes(i in region_ids for i in range(lang.node_kind_count))
+    return _Grammar(Parser(lang), region_ids, capsule, mask)
 
 
 def available_languages() -> list[str]:
@@ -230,15 +246,28 @@ def pretokenize(text: str, language: str | None = None) -> PreTokens:
     if grammar is None:
         STATS["fallback_unknown_language"] += 1
         return _plain(text)
-    parser, region_ids = grammar
-    data = text.encode("utf-8")
     try:
-        tree = parser.parse(data)
-        byte_regions, byte_starts = _walk(tree.root_node, region_ids)
+        tokens = _parsed_native(text, grammar) if _fastcode is not None else _parsed_python(text, grammar)
     except Exception:  # a grammar bug must not stop a corpus run: count it and fall back
         STATS["fallback_error"] += 1
         return _plain(text)
-    STATS["partial_parse" if tree.root_node.has_error else "parsed"] += 1
+    STATS["parsed" if tokens.parsed else "partial_parse"] += 1
+    return PreTokens(tokens.words, tokens.word_start, tokens.span_start, parsed=True)
+
+
+def _parsed_native(text: str, grammar: _Grammar) -> PreTokens:
+    """The C path (_fastcode.c); `parsed` is False for a tree with syntax errors."""
+    words, word_start, span_start, has_error = _fastcode.pretokenize(
+        text, grammar.capsule, grammar.region_mask, SPAN_BYTES, MAX_WORD_CHARS)
+    return PreTokens(words, word_start, span_start, parsed=not has_error)
+
+
+def _parsed_python(text: str, grammar: _Grammar) -> PreTokens:
+    """The Python path, the reference of the C one; `parsed` is False for a tree with syntax errors."""
+    data = text.encode("utf-8")
+    tree = grammar.parser.parse(data)
+    byte_regions, byte_starts = _walk(tree.root_node, grammar.region_ids)
+    has_error = tree.root_node.has_error
     import numpy as np
 
     parts, indents = _layout(text)
@@ -279,7 +308,7 @@ def pretokenize(text: str, language: str | None = None) -> PreTokens:
     if cursor < len(marked):
         _lex(CODE_PATTERN, marked, cursor, len(marked), words)
     span_points = np.concatenate([to_marked(spans), new_starts[1::3]])  # every line starts a span
-    return _finish(words, span_points, long_text, parsed=True)
+    return _finish(words, span_points, long_text, parsed=not has_error)
 
 
 def _starts(lengths: list[int]):
