@@ -65,6 +65,25 @@ def test_special_tokens_encode_to_single_ids(code_tokenizer):
     assert ids.count(tok.mask_id) == 1 and tok.unk_id not in ids
 
 
+def test_joined_encoding_equals_per_pre_token_encoding(code_tokenizer):
+    # encode_arrays hands tokenizers one space-joined string per text (faster); it must give exactly the
+    # ids and flags of the per-pre-token (is_pretokenized) encoding, special tokens in the text included.
+    _, out, _, texts = code_tokenizer
+    tok = load_tokenizer(out)
+    samples = texts[32:40] + ["x = [MASK](y)\n", "[CLS] a\u3000b\x0cc [SEP]\n", "", "\u00e9t\u00e9 = 'caf\u00e9'\n"]
+    for text, (ids, ws, ss) in zip(samples, tok.encode_arrays(samples, ["python"] * len(samples))):
+        pre = tok._pretokenize(text, "python")
+        if not pre.words:
+            assert len(ids) == 0
+            continue
+        enc = tok._backend.encode(pre.words, is_pretokenized=True, add_special_tokens=False)
+        word_ids = np.array(enc.word_ids)
+        first = np.r_[True, word_ids[1:] != word_ids[:-1]]
+        assert ids.tolist() == enc.ids
+        assert ws.tolist() == (np.array(pre.word_start)[word_ids] & first).astype(np.uint8).tolist()
+        assert ss.tolist() == (np.array(pre.span_start)[word_ids] & first).astype(np.uint8).tolist()
+
+
 def test_code_round_trip_on_held_out_files(code_tokenizer):
     _, out, _, texts = code_tokenizer
     tok = load_tokenizer(out)

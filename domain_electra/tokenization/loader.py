@@ -96,11 +96,16 @@ class DomainTokenizer:
                 out.append((np.array(enc.ids, dtype=np.uint32), starts, starts.copy()))
             return out
         pres = [self._pretokenize(t, lang or self.default_language) for t, lang in zip(texts, languages)]
-        encodings = self._backend.encode_batch([p.words for p in pres], is_pretokenized=True,
-                                               add_special_tokens=False)
+        # Pre-tokens hold no whitespace (layout travels as markers), so one space-joined string per text,
+        # cut again by the backend's WhitespaceSplit, gives the same words as `is_pretokenized=True` and
+        # is ~1.5x faster in tokenizers (one string to convert instead of one per pre-token).
+        encodings = self._backend.encode_batch([" ".join(p.words) for p in pres], add_special_tokens=False)
         out = []
         for pre, enc in zip(pres, encodings):
             word_ids = np.array(enc.word_ids, dtype=np.int64)
+            if len(word_ids) and word_ids[-1] != len(pre.words) - 1:  # a pre-token with whitespace after all
+                enc = self._backend.encode(pre.words, is_pretokenized=True, add_special_tokens=False)
+                word_ids = np.array(enc.word_ids, dtype=np.int64)
             first = _first_of_word(word_ids)
             ws = np.array(pre.word_start, dtype=bool)[word_ids] & first if len(word_ids) else first
             ss = np.array(pre.span_start, dtype=bool)[word_ids] & first if len(word_ids) else first
