@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
 from typing import Sequence
 
@@ -253,6 +254,19 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     return _PERMUTATIONS
 
 
+_BUFFERS = threading.local()
+
+
+def _minhash_buffer() -> np.ndarray:
+    """One (NUM_PERM x MINHASH_CHUNK) uint64 work array per thread, reused: a fresh 4 MB array per
+    document costs ~1000 page faults, which took longer than the hashing itself (medical: 0.35-0.7 s ->
+    0.11-0.14 s over MedQuAD's 398 batches)."""
+    buf = getattr(_BUFFERS, "minhash", None)
+    if buf is None:
+        buf = _BUFFERS.minhash = np.empty((NUM_PERM, MINHASH_CHUNK), dtype=np.uint64)
+    return buf
+
+
 def _empty_signature() -> np.ndarray:
     return np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)  # datasketch's empty value
 
@@ -271,7 +285,7 @@ def minhash_signature(hashes: np.ndarray) -> np.ndarray:
     if not len(shingles):
         return out
     mixed = _fmix(shingles, 64)  # datasketch's one-shot pre-mix of the input hash
-    buf = np.empty((NUM_PERM, min(len(mixed), MINHASH_CHUNK)), dtype=np.uint64)
+    buf = _minhash_buffer()
     for i in range(0, len(mixed), MINHASH_CHUNK):
         block = mixed[None, i: i + MINHASH_CHUNK]
         view = buf[:, : block.shape[1]]
@@ -295,7 +309,10 @@ def minhash_signatures(hash_lists: Sequence[np.ndarray]) -> list[np.ndarray]:
             return
         mixed = _fmix(np.concatenate(parts), 64)[None, :]
         starts = np.cumsum([0] + [len(p) for p in parts[:-1]])
-        mins = np.minimum.reduceat(mixed * a + b, starts, axis=1).T.copy()  # one row per document
+        view = _minhash_buffer()[:, : mixed.shape[1]]
+        np.multiply(a, mixed, out=view)
+        np.add(view, b, out=view)
+        mins = np.minimum.reduceat(view, starts, axis=1).T.copy()  # one row per document
         for row, index in enumerate(group):
             out[index] = mins[row]
         group.clear()
