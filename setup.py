@@ -44,21 +44,21 @@ def _unpack_runtime(sdist: Path) -> None:
 
 
 def tree_sitter_runtime() -> Path | None:
-    """A folder with tree-sitter's lib/include and lib/src, or None (then no extension is built)."""
+    """CACHE, holding tree-sitter's lib/include and lib/src, or None (then no extension is built)."""
     if (CACHE / "lib" / "src" / "lib.c").is_file():
         return CACHE
     given = os.environ.get("DOMAIN_ELECTRA_TREE_SITTER_SRC")
     try:
         if given and Path(given, "lib", "src", "lib.c").is_file():
-            return Path(given)
-        if given:
+            shutil.copytree(Path(given, "lib"), CACHE / "lib", dirs_exist_ok=True)
+        elif given:
             _unpack_runtime(Path(given))
-            return CACHE
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-                            ":all:", f"tree-sitter=={TREE_SITTER_RUNTIME}", "--dest", tmp],
-                           check=True, capture_output=True, timeout=300)
-            _unpack_runtime(next(Path(tmp).glob("tree_sitter-*.tar.gz")))
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
+                                ":all:", f"tree-sitter=={TREE_SITTER_RUNTIME}", "--dest", tmp],
+                               check=True, capture_output=True, timeout=300)
+                _unpack_runtime(next(Path(tmp).glob("tree_sitter-*.tar.gz")))
         return CACHE
     except Exception as error:  # noqa: BLE001 - any failure means: install the pure-Python path
         _warn(f"tree-sitter runtime sources unavailable ({type(error).__name__}: {error}); installing "
@@ -67,9 +67,17 @@ def tree_sitter_runtime() -> Path | None:
 
 
 class OptionalBuildExt(build_ext):
-    """A failed compile is a warning, not a failed install: the Python path does the same work."""
+    """Fetches the runtime only when compiling (not for metadata or an sdist, which therefore never
+    contains tree-sitter's sources); a failure is a warning, not a failed install: the Python path does
+    the same work."""
 
     def build_extension(self, ext: Extension) -> None:
+        runtime = tree_sitter_runtime()
+        if runtime is None:
+            return
+        lib = runtime / "lib"
+        ext.sources = [*ext.sources, os.path.relpath(lib / "src" / "lib.c", ROOT)]
+        ext.include_dirs = [*ext.include_dirs, str(lib / "include"), str(lib / "src")]
         if self.compiler.compiler_type != "msvc":
             ext.extra_compile_args = ["-std=c11", "-fvisibility=hidden"]
         try:
@@ -78,17 +86,8 @@ class OptionalBuildExt(build_ext):
             _warn(f"could not compile {ext.name} ({error}); the pure-Python pre-tokenizer will be used")
 
 
-def extensions() -> list[Extension]:
-    runtime = tree_sitter_runtime()
-    if runtime is None:
-        return []
-    lib = runtime / "lib"
-    return [Extension(
-        "domain_electra.tokenization._fastcode",
-        sources=["domain_electra/tokenization/_fastcode.c", os.path.relpath(lib / "src" / "lib.c", ROOT)],
-        include_dirs=[str(lib / "include"), str(lib / "src")],
-        define_macros=[("_DEFAULT_SOURCE", None)],
-    )]
-
-
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+setup(
+    ext_modules=[Extension("domain_electra.tokenization._fastcode", sources=["domain_electra/tokenization/_fastcode.c"],
+                           define_macros=[("_DEFAULT_SOURCE", None)])],
+    cmdclass={"build_ext": OptionalBuildExt},
+)
