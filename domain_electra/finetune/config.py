@@ -29,6 +29,9 @@ class FinetuneConfig:
     eval_batch_size: examples per forward pass when scoring.
     threshold: multi-label decision threshold on each label's probability; None (default) picks the best of
         0.05, 0.10, ... 0.95 on the dev split at every dev evaluation and keeps the best checkpoint's.
+    pos_weight: multi-label only. "none": plain binary cross-entropy. "balanced": each label's positive
+        examples weigh (negatives / positives) of the training split, capped at 100, so that a rare label
+        (unfair-ToS: ~1% of sentences each) still pulls its logit up; the threshold is then tuned as usual.
     """
 
     method: str = "lora"
@@ -51,10 +54,13 @@ class FinetuneConfig:
     pooling: str = "mean"
     eval_batch_size: int = 64
     threshold: float | None = None
+    pos_weight: str = "none"
 
     def __post_init__(self) -> None:
         if self.method not in ("lora", "full"):
             raise UserError(f"finetune method '{self.method}' is not 'lora' or 'full'")
+        if self.pos_weight not in ("none", "balanced"):
+            raise UserError(f"finetune pos_weight '{self.pos_weight}' is not 'none' or 'balanced'")
         if self.pooling not in ("mean", "cls"):
             raise UserError(f"finetune pooling '{self.pooling}' is not 'mean' or 'cls'")
         for name in ("r", "epochs", "batch_size", "max_length", "evals_per_epoch", "eval_batch_size"):

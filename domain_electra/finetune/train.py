@@ -56,8 +56,20 @@ def _embed(model, pooler, tok, texts: Sequence[str], config: FinetuneConfig, dev
     return pooler(hidden, inputs["attention_mask"])
 
 
+POS_WEIGHT_CAP = 100.0
+
+
+def label_pos_weight(rows: Sequence[dict], num_labels: int) -> torch.Tensor:
+    """Per label: negatives / positives over the training rows, in [1, POS_WEIGHT_CAP] (1 without positives)."""
+    positives = torch.zeros(num_labels)
+    for row in rows:
+        positives[sorted(set(row["label"]))] += 1
+    weight = (len(rows) - positives) / positives.clamp(min=1)
+    return torch.where(positives > 0, weight, torch.ones(num_labels)).clamp(1.0, POS_WEIGHT_CAP)
+
+
 def train_loss(kind: str, model, pooler, tok, rows: Sequence[dict], config: FinetuneConfig, labels: Sequence[str],
-               device, keys) -> torch.Tensor:
+               device, keys, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     if kind == "retrieval":
         # In-batch negatives: every other document of the batch is a negative for each query.
         q = _embed(model, pooler, tok, [r["query"] for r in rows], config, device, keys)
@@ -69,6 +81,10 @@ def train_loss(kind: str, model, pooler, tok, rows: Sequence[dict], config: Fine
     else:
         batch = B.encode_texts(tok, rows, kind, config.max_length)
         batch["labels"] = B.encode_labels(rows, kind, len(labels))
+    if pos_weight is not None:  # the model's own multi-label loss, with each label's positives re-weighted
+        logits = model(**_to(batch, device, keys)).logits
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, batch["labels"].to(device), pos_weight=pos_weight.to(device))
     return model(**_to(batch, device, keys | {"labels"})).loss
 
 
@@ -179,6 +195,8 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
     eval_at = {round(steps_per_epoch * (i + 1) / config.evals_per_epoch) for i in range(config.evals_per_epoch)}
     order = random.Random(config.seed)
 
+    pos_weight = (label_pos_weight(train, len(labels))
+                  if kind == "multilabel" and config.pos_weight == "balanced" else None)
     tune = kind == "multilabel" and config.threshold is None
     threshold = 0.5 if config.threshold is None else config.threshold
     history, best, best_state, stale, step, started = [], -math.inf, None, 0, 0, time.perf_counter()
@@ -190,7 +208,7 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
             stop = False
             for i, rows in enumerate(B.chunks(train, config.batch_size)):
                 model.train()
-                loss = train_loss(kind, model, pooler, tok, rows, config, labels, device, keys)
+                loss = train_loss(kind, model, pooler, tok, rows, config, labels, device, keys, pos_weight)
                 if not torch.isfinite(loss):
                     raise UserError(f"task '{task.name}': the training loss became {loss.item()} at step {step}; "
                                     "lower lr")
