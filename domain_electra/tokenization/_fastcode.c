@@ -26,6 +26,18 @@
 
 /* ---------- growable arrays ---------- */
 
+/* Doubles *cap (from `first`) and reallocates v; NULL with MemoryError set on failure. */
+static void *grow(void *v, Py_ssize_t *cap, Py_ssize_t first, size_t item) {
+    Py_ssize_t bigger = *cap ? 2 * *cap : first;
+    void *moved = PyMem_Realloc(v, (size_t)bigger * item);
+    if (!moved) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *cap = bigger;
+    return moved;
+}
+
 typedef struct {
     Py_ssize_t *v;
     Py_ssize_t n, cap;
@@ -33,14 +45,9 @@ typedef struct {
 
 static int ints_push(Ints *a, Py_ssize_t x) {
     if (a->n == a->cap) {
-        Py_ssize_t cap = a->cap ? 2 * a->cap : 1024;
-        Py_ssize_t *v = PyMem_Realloc(a->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        Py_ssize_t *v = grow(a->v, &a->cap, 1024, sizeof *v);
+        if (!v) return -1;
         a->v = v;
-        a->cap = cap;
     }
     a->v[a->n++] = x;
     return 0;
@@ -53,14 +60,9 @@ typedef struct {
 
 static int chars_push(Chars *a, Py_UCS4 c) {
     if (a->n == a->cap) {
-        Py_ssize_t cap = a->cap ? 2 * a->cap : 4096;
-        Py_UCS4 *v = PyMem_Realloc(a->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        Py_UCS4 *v = grow(a->v, &a->cap, 4096, sizeof *v);
+        if (!v) return -1;
         a->v = v;
-        a->cap = cap;
     }
     a->v[a->n++] = c;
     return 0;
@@ -240,13 +242,9 @@ static int layout(PyObject *text, Layout *out) {
             if (indent.len != below.len) { /* a prefix of different length: a new level */
                 Indent delta = {indent.start + below.len, indent.len - below.len};
                 if (depth == stack_cap) {
-                    Indent *bigger = PyMem_Realloc(stack, (size_t)(2 * stack_cap) * sizeof(Indent));
-                    if (!bigger) {
-                        PyErr_NoMemory();
-                        goto done;
-                    }
+                    Indent *bigger = grow(stack, &stack_cap, 64, sizeof(Indent));
+                    if (!bigger) goto done;
                     stack = bigger;
-                    stack_cap *= 2;
                 }
                 stack[depth++] = indent;
                 int spell = 1;
