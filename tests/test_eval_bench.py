@@ -107,6 +107,28 @@ def test_cross_lingual_matrix_and_heatmap(models, tmp_path):
     assert "CC0-toy" in (out / "report.md").read_text()
 
 
+def test_lr_grid_keeps_each_models_dev_best_run(models, tmp_path):
+    plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
+    suite = write(tmp_path / "toy.yaml", f"""
+        domain: {plugin}
+        finetune: {{epochs: 1, batch_size: 8, max_length: 16}}
+        tasks: [toy-sentiment]
+        """)
+    grid = (1e-6, 5e-3)
+    results = run_bench(BenchConfig(suite=suite, models=models, seeds=1, bootstrap=20, lr_grid=grid),
+                        tmp_path / "bench", progress=False)
+    runs = {r["model"]: r for r in results["runs"]}
+    assert set(runs) == {"scratch", "pretrained"}
+    for run in runs.values():
+        assert set(run["dev_by_lr"]) == {"1e-06", "0.005"}
+        best_lr = max(grid, key=lambda lr: run["dev_by_lr"][f"{lr:g}"])  # ties: the earlier value
+        assert run["lr"] == best_lr and run["best_dev"] == run["dev_by_lr"][f"{best_lr:g}"]
+    # Every test row is the chosen run's (one per model and language, not one per grid value).
+    assert len(results["rows"]) == 2 * 3 and results["config"]["lr_grid"] == list(grid)
+    with pytest.raises(UserError, match="lr_grid"):
+        run_bench(BenchConfig(suite=suite, models=models, lr_grid=(0.0,)), tmp_path / "bad", progress=False)
+
+
 def test_bad_inputs_fail_before_any_result(models, tmp_path):
     plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
     suite = write(tmp_path / "toy.yaml", f"domain: {plugin}\ntasks: [toy-sentiment]\n")
