@@ -200,6 +200,27 @@ def test_evaluate_a_saved_adapter_reproduces_its_test_scores(tiny, tmp_path):
     assert scores == result["test"] and (tmp_path / "eval" / "eval.json").is_file()
 
 
+def test_layers_truncates_the_encoder_and_the_adapter_reloads_on_it(tiny, tmp_path):
+    from peft import PeftModel
+
+    from domain_electra.finetune import evaluate
+    from domain_electra.finetune.models import load_base, load_finetuned
+
+    assert len(load_base(tiny, "token", 3, layers=1).electra.encoder.layer) == 1
+    assert len(load_base(tiny, "token", 3).electra.encoder.layer) == 2
+    task, data = synthetic("token")
+    config = FinetuneConfig(**{**FAST.__dict__, "layers": 1})
+    result = finetune(task, data, tiny, tmp_path / "ft", config, progress=False)
+    model, info = load_finetuned(tmp_path / "ft")
+    assert isinstance(model, PeftModel) and info["config"]["layers"] == 1
+    assert len(model.base_model.model.electra.encoder.layer) == 1
+    assert evaluate(task, data, tmp_path / "ft", progress=False) == result["test"]
+    with pytest.raises(UserError, match="has 2 encoder layers"):
+        load_base(tiny, "token", 3, layers=3)
+    with pytest.raises(UserError, match="layers"):
+        FinetuneConfig(layers=0)
+
+
 def test_threshold_tuned_on_dev_hand_checked():
     from domain_electra.finetune.train import multilabel_pred, tune_threshold
 

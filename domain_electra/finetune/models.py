@@ -92,10 +92,16 @@ def quiet_hf() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def load_base(model_dir: str | Path, kind: str, num_labels: int = 0) -> nn.Module:
-    """The base model with a fresh task head sized for `num_labels` (seed torch before calling)."""
+def load_base(model_dir: str | Path, kind: str, num_labels: int = 0, layers: int | None = None) -> nn.Module:
+    """The base model with a fresh task head sized for `num_labels` (seed torch before calling); with
+    `layers`, only its first `layers` encoder layers (the upper layers' weights are not loaded)."""
     path = check_model_dir(model_dir)
     kwargs: dict = {}
+    if layers is not None:
+        depth = _depth(path)
+        if depth is not None and layers > depth:
+            raise UserError(f"finetune layers={layers} but {path} has {depth} encoder layers; use at most {depth}")
+        kwargs["num_hidden_layers"] = layers
     if kind != "retrieval":
         kwargs["num_labels"] = num_labels
     if kind == "multilabel":
@@ -110,6 +116,14 @@ def load_base(model_dir: str | Path, kind: str, num_labels: int = 0) -> nn.Modul
             raise UserError(f"cannot load the model in {path}: {type(exc).__name__}: {first}") from None
     model.fresh_modules = fresh_modules(model, info.get("missing_keys", ()))
     return model
+
+
+def _depth(path: Path) -> int | None:
+    """num_hidden_layers of a model folder's config.json (None when it does not say)."""
+    try:
+        return int(json.loads((path / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def fresh_modules(model: nn.Module, missing_keys) -> list[str]:
@@ -187,7 +201,7 @@ def load_finetuned(model_dir: str | Path) -> tuple[nn.Module, dict]:
     if info["method"] == "lora":
         from peft import PeftModel
 
-        base = load_base(info["base_model"], kind, num_labels)
+        base = load_base(info["base_model"], kind, num_labels, info.get("config", {}).get("layers"))
         with quiet_hf():
             model = PeftModel.from_pretrained(base, str(model_dir))
     else:

@@ -177,7 +177,7 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
     device = resolve_device(config.device)
     seed_everything(config.seed)
     tok = load_tokenizer(base_dir)
-    model = load_base(base_dir, kind, len(labels))
+    model = load_base(base_dir, kind, len(labels), config.layers)
     if config.method == "lora":
         model = wrap_lora(model, kind, config)
     model.to(device)
