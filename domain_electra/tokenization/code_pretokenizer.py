@@ -136,13 +136,19 @@ def resolve_language(language: str | None) -> str | None:
 
 
 @lru_cache(maxsize=None)
+def _capsule(language: str):
+    """The grammar wheel's PyCapsule (the TSLanguage pointer) for a canonical name; raises if not installed."""
+    module, function = GRAMMARS[language]
+    return getattr(importlib.import_module(module), function)()
+
+
+@lru_cache(maxsize=None)
 def tree_sitter_language(language: str):
     """The tree_sitter.Language of an installed grammar wheel (canonical name, see GRAMMARS), or None."""
     try:
         from tree_sitter import Language
 
-        module, function = GRAMMARS[language]
-        return Language(getattr(importlib.import_module(module), function)())
+        return Language(_capsule(language))
     except (ImportError, AttributeError, KeyError, ValueError):
         return None
 
@@ -165,10 +171,8 @@ def _grammar(language: str) -> _Grammar | None:
         return None
     region_ids = frozenset(i for i in range(lang.node_kind_count) if lang.node_kind_is_named(i)
                            and _REGION_NODE.search(lang.node_kind_for_id(i) or ""))
-    module, function = GRAMMARS[language]
-    capsule = getattr(importlib.import_module(module), function)()
     mask = bytes(i in region_ids for i in range(lang.node_kind_count))
-    return _Grammar(Parser(lang), region_ids, capsule, mask)
+    return _Grammar(Parser(lang), region_ids, _capsule(language), mask)
 
 
 def available_languages() -> list[str]:
