@@ -88,3 +88,51 @@ def test_sigkill_then_sigterm_then_rerun_equals_an_uninterrupted_run(tmp_path):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["split"] == "train"] == list(range(1, 41))
     assert reference["steps"] == 40 and (out / "discriminator" / "model.safetensors").is_file()
+
+
+def _flip_byte(path: Path, offset: int = -100) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_resume_skips_a_checkpoint_damaged_after_writing(tmp_path, capsys, damage):
+    tokens = tiny_tokens(tmp_path / "tokens", seq_len=32)
+    out = tmp_path / "out"
+    pretrain(tiny_config(max_steps=6, save_every=3, eval_every=100), tokens, out, progress=False)
+    newest = out / "checkpoints" / "step-00000006"
+    manifest = json.loads((newest / "manifest.json").read_text())["files"]
+    assert {"model.safetensors", "optimizer.pt", "trainer.json", "rng-0.pt"} <= set(manifest)
+    weights = newest / "model.safetensors"
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    else:
+        _flip_byte(weights)  # same size, one byte of a tensor altered: only the hash can tell
+    capsys.readouterr()
+    result = pretrain(tiny_config(max_steps=9, save_every=3, eval_every=100), tokens, out, progress=False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "skipped" in line]
+    assert len(lines) == 1, lines
+    reason = "truncated" if damage == "truncate" else "sha256"
+    assert lines[0].startswith("resuming from step-00000003: skipped step-00000006") and reason in lines[0]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["split"] == "train"] == list(range(1, 10))  # steps 4-6 redone
+    assert result["steps"] == 9
+    from domain_electra.pretrain.checkpoint import damage as why
+
+    assert why(out / "checkpoints" / "step-00000006") is None  # step 6 was written again, whole
+
+
+def test_every_checkpoint_damaged_is_a_one_line_error(tmp_path):
+    from domain_electra.errors import UserError
+
+    tokens = tiny_tokens(tmp_path / "tokens", seq_len=32)
+    out = tmp_path / "out"
+    pretrain(tiny_config(max_steps=6, save_every=3, eval_every=100), tokens, out, progress=False)
+    for step in ("step-00000003", "step-00000006"):
+        _flip_byte(out / "checkpoints" / step / "optimizer.pt", offset=-10)
+    with pytest.raises(UserError) as err:
+        pretrain(tiny_config(max_steps=9, save_every=3, eval_every=100), tokens, out, progress=False)
+    message = str(err.value)
+    assert "\n" not in message and "every checkpoint" in message
+    assert "step-00000003 (optimizer.pt does not match its sha256" in message and "step-00000006" in message

@@ -11,19 +11,29 @@ learning rate a pure function of step and elapsed time, so nothing else is neede
 
 Atomicity: everything is written into `.tmp-step-...` and renamed into place, so a folder named
 `step-*` is always whole; a kill mid-write leaves a temporary folder that the next start deletes.
+
+Integrity: renaming guards against a kill, not against what happens to the files afterwards (a full
+disk during a copy, a truncated sync, bit rot). Each checkpoint's `manifest.json`, written last, holds
+the sha256 and size of every other file; `newest_intact` checks them on resume, newest first, and
+resumes from the first checkpoint whose files all match, saying which newer ones it skipped and why.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Callable
 
 import torch
 from safetensors.torch import load_model, save_model
 
+from ..errors import UserError
+
 PREFIX = "step-"
+FILES_MANIFEST = "manifest.json"
 
 
 def _name(step: int) -> str:
@@ -75,12 +85,68 @@ def save_checkpoint(folder: Path, step: int, objective: torch.nn.Module, optimiz
         save_model(objective, str(tmp / "model.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "trainer.json").write_text(json.dumps(trainer, indent=2))
+        write_file_manifest(tmp)
         if final.exists():  # the same step saved before (e.g. resumed and stopped at once)
             final.rename(folder / f".trash-{final.name}")
         tmp.rename(final)
         prune(folder, keep_last)
     barrier()
     return final
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_file_manifest(path: Path) -> None:
+    """Record the sha256 and size of every file of checkpoint folder `path` (written last)."""
+    files = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+             for p in sorted(path.iterdir()) if p.is_file() and p.name != FILES_MANIFEST}
+    (path / FILES_MANIFEST).write_text(json.dumps({"files": files}, indent=2))
+
+
+def damage(path: Path) -> str | None:
+    """Why checkpoint folder `path` cannot be trusted (a short reason), or None when every file matches."""
+    try:
+        recorded = json.loads((path / FILES_MANIFEST).read_text())["files"]
+    except FileNotFoundError:
+        return f"no {FILES_MANIFEST} with file hashes"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"unreadable {FILES_MANIFEST} ({type(exc).__name__})"
+    for name, want in recorded.items():
+        file = path / name
+        if not file.is_file():
+            return f"{name} is missing"
+        size = file.stat().st_size
+        if size != want["bytes"]:
+            return f"{name} is {size} bytes, {want['bytes']} when written (truncated or altered)"
+        if _sha256(file) != want["sha256"]:
+            return f"{name} does not match its sha256 (altered after writing)"
+    return None
+
+
+def newest_intact(folder: Path, report: bool = True) -> list[Path]:
+    """Finished checkpoints up to the newest intact one, oldest first ([] when there are none).
+
+    Newer damaged checkpoints are skipped with one line on stderr; when every checkpoint is damaged,
+    resuming would silently restart from scratch, so that is a UserError instead."""
+    found = complete_checkpoints(folder)
+    skipped = []
+    for i in range(len(found) - 1, -1, -1):
+        reason = damage(found[i])
+        if reason is None:
+            if skipped and report:
+                print(f"resuming from {found[i].name}: skipped {'; '.join(skipped)}", file=sys.stderr, flush=True)
+            return found[:i + 1]
+        skipped.append(f"{found[i].name} ({reason})")
+    if skipped:
+        raise UserError(f"every checkpoint in {folder} is damaged: {'; '.join(skipped)}; delete {folder} to "
+                        "start over (or restore the files from a backup)")
+    return []
 
 
 def prune(folder: Path, keep_last: int) -> None:

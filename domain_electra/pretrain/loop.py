@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..errors import UserError
 from ..modeling import check_vocabulary, load_pair
 from ..tokenization.packed import PackedTokens
-from .checkpoint import (clean_partial, complete_checkpoints, load_checkpoint, mark_best, read_best,
+from .checkpoint import (clean_partial, load_checkpoint, mark_best, newest_intact, read_best,
                          save_checkpoint)
 from .config import PretrainConfig, math_fields
 from .data import BatchSource, batch_spec, to_device
@@ -200,7 +200,7 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
         out.mkdir(parents=True, exist_ok=True)
         clean_partial(ckpt_dir)
     world.barrier()
-    found = complete_checkpoints(ckpt_dir)
+    found = newest_intact(ckpt_dir, report=world.main)  # damaged newer checkpoints are skipped, said in one line
     if found:
         trainer = load_checkpoint(found[-1], objective, optimizer, device, world.rank)
         _check_same_run(trainer, config, data_sig, found[-1])
