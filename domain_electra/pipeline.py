@@ -135,43 +135,83 @@ QUICKSTART_SUITE = {
 }
 
 
-def quickstart_recipe(out: Path, minutes: float) -> dict:
-    """The embedded default: real code (this machine's Python standard library), end to end on a CPU.
-    Writes the quickstart suite into `out` (unchanged when it is already there)."""
+def _write_quickstart_suite(out: Path) -> Path:
     import yaml
 
-    stdlib = sysconfig.get_paths()["stdlib"]
     suite = Path(out) / "quickstart-suite.yaml"
     text = "# The quickstart's suite (domain_electra.pipeline.QUICKSTART_SUITE).\n" + yaml.safe_dump(
         QUICKSTART_SUITE, sort_keys=False)
     if not suite.is_file() or suite.read_text(encoding="utf-8") != text:
         suite.parent.mkdir(parents=True, exist_ok=True)
         suite.write_text(text, encoding="utf-8")
-    return {
+    return suite
+
+
+def quickstart_recipe(out: Path, minutes: float | None = None, init: str = "scratch:tiny") -> dict:
+    """The embedded default: real code (this machine's Python standard library), end to end on a CPU.
+
+    From a real checkpoint (a folder or hub id): continued pretraining with the checkpoint's own tokenizer,
+    then the checkpoint itself (`base`) against the adapted model. From `scratch:PRESET`: a code tokenizer
+    is trained and the pretrained model is compared with its untrained twin. Writes the quickstart suite
+    into `out` (unchanged when it is already there)."""
+    suite = _write_quickstart_suite(out)
+    stdlib = sysconfig.get_paths()["stdlib"]
+    recipe = {
         "domain": "code",
         "out": str(out),
         "corpus": {"sources": [stdlib], "max_docs": 600, "workers": 2, "decontaminate": True},
-        "tokenizer": {"vocab_size": 8000},
         "pack": {"seq_len": 128},
-        "pretrain": {"init": "scratch:tiny", "max_minutes": minutes, "batch_size": 32, "lr": 1e-3,
-                     "warmup_steps": 50, "eval_every": 100, "save_every": 200, "seed": 0},
-        "baseline": {"max_steps": 0},
         "bench": {"suite": str(suite), "limit": 800, "seeds": 1},
     }
+    if init.startswith("scratch:"):
+        recipe["tokenizer"] = {"vocab_size": 8000}
+        recipe["pretrain"] = {"init": init, "max_minutes": 3.0 if minutes is None else minutes, "batch_size": 32,
+                              "lr": 1e-3, "warmup_steps": 50, "eval_every": 100, "save_every": 200, "seed": 0}
+        recipe["baseline"] = {"max_steps": 0}
+        return recipe
+    # Continued pretraining: a small learning rate, so a few hundred steps adapt the checkpoint
+    # instead of overwriting what it knows.
+    recipe["pretrain"] = {"init": init, "max_minutes": 4.0 if minutes is None else minutes, "batch_size": 32,
+                          "lr": 1e-4, "warmup_steps": 20, "eval_every": 50, "save_every": 100, "seed": 0}
+    recipe["bench"]["models"] = {"base": init}
+    return recipe
 
 
-def quickstart(out: Path, minutes: float = 3.0, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, StageResult]:
-    """Run the quickstart recipe and print where everything landed."""
-    recipe = from_dict(Recipe, apply_overrides(quickstart_recipe(Path(out), minutes), overrides))
+def _one_sentence(results: dict) -> str:
+    """What the adapted-vs-reference number means, in one sentence."""
+    rows = [r for r in results["summary"] if r["model"] == "adapted" and r["delta"] is not None]
+    if not rows:
+        return "No comparison was made (the bench ran one model only)."
+    rec = rows[0]
+    reference = list(results["models"])[0]
+    number = (f"adapted {rec['metric']} {rec['mean']:.3f}, {rec['delta']:+.3f} against {reference} "
+              f"[95% CI {rec['ci_low']:+.3f}, {rec['ci_high']:+.3f}]")
+    if rec["ci_low"] > 0:
+        return f"{number}: continued pretraining on the standard library helped beyond the interval's noise."
+    if rec["ci_high"] < 0:
+        return (f"{number}: the adapted model is worse than {reference} beyond noise; this budget or recipe "
+                "hurt it (try more --minutes or a GPU before drawing conclusions).")
+    return (f"{number}: no difference beyond noise; this short budget neither helped nor hurt measurably "
+            "(more --minutes or a GPU are needed to show a gain).")
+
+
+def quickstart(out: Path, minutes: float | None = None, overrides: list[str] | tuple[str, ...] = (),
+               init: str = "scratch:tiny") -> dict[str, StageResult]:
+    """Run the quickstart recipe and print where everything landed and what the number means."""
+    import json
+
+    from .checkpoints import resolve_init
+
+    recipe = from_dict(Recipe, apply_overrides(quickstart_recipe(Path(out), minutes, resolve_init(init)), overrides))
     done = run_recipe(recipe)
     bench = done["bench"].path
+    results = json.loads((bench / "results.json").read_text())
     if done["bench"].skipped:  # a fresh bench prints its own table
-        import json
-
         from .evaluation.report import print_table
 
-        print_table(json.loads((bench / "results.json").read_text()))
+        print_table(results)
     console.rule("[bold]quickstart done")
+    console.print(_one_sentence(results), highlight=False)
     console.print(f"recipe (edit it, rerun with `domain-electra run`): {Path(out) / 'recipe.yaml'}")
     console.print(f"pretraining curves: {done['pretrain'].path / 'curves.png'}")
     console.print(f"results: {bench / 'results.json'}\nreport:  {bench / 'report.md'}")
