@@ -8,7 +8,11 @@ import shutil
 import pytest
 
 from domain_electra.errors import UserError
-from domain_electra.evaluation import data_code, data_finance, data_legal, data_medical, stdlib_tasks
+from domain_electra.domains.code import data as data_code
+from domain_electra.domains.finance import data as data_finance
+from domain_electra.domains.legal import data as data_legal
+from domain_electra.domains.medical import data as data_medical
+from domain_electra.evaluation import stdlib_tasks
 
 
 def test_multifin_matches_source(shared_data):

@@ -1,4 +1,8 @@
-"""Shared helpers of the data-set parsers: locating files, one-line errors, deterministic splits."""
+"""Helpers every data-set loader needs: locating files, one-line errors, JSON, a key-hash split, licences.
+
+Plugins reach these through `domain_electra.plugin_api` (the public, stable names); this module is
+the implementation.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -27,14 +31,14 @@ def bad_format(path: Path | str, what: str) -> UserError:
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise bad_format(path, f"JSON: {exc}") from None
 
 
 def read_jsonl(path: Path) -> list[dict]:
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -54,14 +58,18 @@ def bucket(key: str, buckets: int = 100) -> int:
     return int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % buckets
 
 
-def three_way(key: str, dev: int = 10, test: int = 20) -> str:
+def key_split(key: str, dev: int = 10, test: int = 20) -> str:
+    """"train" | "dev" | "test" from a stable hash of a group key (a document id, a query): every row of one
+    key lands on the same side. Shares are percentages and only approximate, and labels are not
+    stratified: for labelled rows use `stratified_split`. The built-in tasks keep this split so that
+    their published baselines stay comparable."""
     b = bucket(key)
     return "test" if b < test else "dev" if b < test + dev else "train"
 
 
 def source_license(folder: Path) -> str:
     """The license line of a data set's SOURCE.txt (reports must name it), or "" when absent."""
-    source = folder / "SOURCE.txt"
+    source = Path(folder) / "SOURCE.txt"
     if not source.is_file():
         return ""
     for line in source.read_text(encoding="utf-8").splitlines():

@@ -1,6 +1,8 @@
-"""Eval tasks of the code domain (parsers live in domain_electra.evaluation)."""
-from domain_electra.domain import EvalTask
-from domain_electra.evaluation import data_code, stdlib_tasks
+"""Eval tasks of the code domain (their parsers: data.py beside this file)."""
+from domain_electra.plugin_api import EvalTask
+from domain_electra.evaluation import stdlib_tasks
+
+from . import data as data_code
 
 CODEXGLUE = "https://github.com/microsoft/CodeXGLUE"
 

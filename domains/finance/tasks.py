@@ -1,6 +1,6 @@
-"""Eval tasks of the finance domain (parsers live in domain_electra.evaluation)."""
-from domain_electra.domain import EvalTask
-from domain_electra.evaluation import data_finance
+"""Eval tasks of the finance domain (their parsers: data.py beside this file)."""
+from domain_electra.plugin_api import EvalTask
+from . import data as data_finance
 
 TASKS: tuple[EvalTask, ...] = (
     EvalTask(name="twitter-sentiment", kind="classification", metric="accuracy",

@@ -1,6 +1,6 @@
-"""Eval tasks of the legal domain (parsers live in domain_electra.evaluation)."""
-from domain_electra.domain import EvalTask
-from domain_electra.evaluation import data_legal
+"""Eval tasks of the legal domain (their parsers: data.py beside this file)."""
+from domain_electra.plugin_api import EvalTask
+from . import data as data_legal
 
 TASKS: tuple[EvalTask, ...] = (
     EvalTask(name="unfair-tos", kind="multilabel", metric="micro_f1",

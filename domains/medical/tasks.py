@@ -1,6 +1,6 @@
-"""Eval tasks of the medical domain (parsers live in domain_electra.evaluation)."""
-from domain_electra.domain import EvalTask
-from domain_electra.evaluation import data_medical as M
+"""Eval tasks of the medical domain (their parsers: data.py beside this file)."""
+from domain_electra.plugin_api import EvalTask
+from . import data as M
 
 TASKS: tuple[EvalTask, ...] = (
     EvalTask(name="ncbi-disease", kind="token", metric="f1", description="Disease mentions (BIO), entity-level F1",

@@ -4,8 +4,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..domain import TaskData
-from .files import bad_format, dataset_dir, read_json, read_jsonl, require_keys, source_license, three_way
+from domain_electra.plugin_api import (TaskData, bad_format, dataset_dir, key_split, read_json, read_jsonl,
+                                         require_keys, source_license)
 
 TWITTER = "finance/twitter-financial-news-sentiment"
 TWITTER_SOURCE = "github.com/umaima-aman/Twee_Sentiment_Analysis-DeepLearning (HF zeroshot/twitter-financial-news-sentiment)"
@@ -31,12 +31,12 @@ def _read_sentiment_csv(path: Path) -> list[dict]:
     return rows
 
 
-def load_twitter_sentiment(data_dir=None, **_) -> TaskData:
+def load_twitter_sentiment(data_dir=None) -> TaskData:
     """Train = sent_train.csv minus a 10% dev share (by text hash); test = sent_valid.csv (the published split)."""
     folder = dataset_dir(data_dir, TWITTER, ("sent_train.csv", "sent_valid.csv"), TWITTER_SOURCE)
     train_all = _read_sentiment_csv(folder / "sent_train.csv")
-    train = [r for r in train_all if three_way(r["text"], dev=10, test=0) == "train"]
-    dev = [r for r in train_all if three_way(r["text"], dev=10, test=0) == "dev"]
+    train = [r for r in train_all if key_split(r["text"], dev=10, test=0) == "train"]
+    dev = [r for r in train_all if key_split(r["text"], dev=10, test=0) == "dev"]
     return TaskData(train=train, dev=dev, test={"en": _read_sentiment_csv(folder / "sent_valid.csv")},
                     labels=TWITTER_LABELS, license=source_license(folder) or "MIT")
 
@@ -54,7 +54,7 @@ def read_multifin(path: Path, level: str) -> list[dict]:
     return out
 
 
-def load_multifin(data_dir=None, level: str = "high", **_) -> TaskData:
+def load_multifin(data_dir=None, level: str = "high") -> TaskData:
     """MultiFin topics, train on 1-only-english-*, test on fixed-test-* split by language.
 
     level "high": 6 single-label classes (high2idx.json order); "low": 23 classes, multi-label.
@@ -84,6 +84,6 @@ def load_multifin(data_dir=None, level: str = "high", **_) -> TaskData:
     return TaskData(train=train, dev=dev, test=test, labels=labels, license=source_license(folder))
 
 
-def load_multifin_low(data_dir=None, **options) -> TaskData:
+def load_multifin_low(data_dir=None) -> TaskData:
     """MultiFin low level: 23 topics, multi-label."""
-    return load_multifin(data_dir, level="low", **{k: v for k, v in options.items() if k != "level"})
+    return load_multifin(data_dir, level="low")

@@ -6,8 +6,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
-from ..domain import TaskData
-from .files import bad_format, dataset_dir, read_json, source_license, three_way
+from domain_electra.plugin_api import TaskData, bad_format, dataset_dir, key_split, read_conll, read_json, source_license
 
 NCBI = "medical/ncbi-disease"
 PUBMEDQA = "medical/pubmedqa"
@@ -16,26 +15,7 @@ MANTRA = "crosslingual/mantra-gsc"
 MANTRA_LANGUAGES = {"English": "en", "German": "de", "French": "fr", "Spanish": "es", "Dutch": "nl"}
 
 
-def read_conll(path: Path) -> list[dict]:
-    """Sentences of a CoNLL file (token ... tag columns, blank line between sentences)."""
-    sentences, tokens, tags = [], [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            if tokens:
-                sentences.append({"tokens": tokens, "tags": tags})
-            tokens, tags = [], []
-            continue
-        cols = line.split("\t") if "\t" in line else line.split()
-        if len(cols) < 2 or not (cols[-1] == "O" or cols[-1][:2] in ("B-", "I-")):
-            raise bad_format(path, f"line {number}: token columns ending in a BIO tag")
-        tokens.append(cols[0])
-        tags.append(cols[-1])
-    if tokens:
-        sentences.append({"tokens": tokens, "tags": tags})
-    return sentences
-
-
-def load_ncbi_disease(data_dir=None, **_) -> TaskData:
+def load_ncbi_disease(data_dir=None) -> TaskData:
     folder = dataset_dir(data_dir, NCBI, ("train.txt", "dev.txt", "test.txt"),
                          "github.com/allenai/scibert (data/ner/NCBI-disease)")
     return TaskData(train=read_conll(folder / "train.txt"), dev=read_conll(folder / "dev.txt"),
@@ -46,7 +26,7 @@ def load_ncbi_disease(data_dir=None, **_) -> TaskData:
 PUBMEDQA_LABELS = ("yes", "no", "maybe")
 
 
-def load_pubmedqa(data_dir=None, **_) -> TaskData:
+def load_pubmedqa(data_dir=None) -> TaskData:
     """PQA-L: the official 500-question test split (test_ground_truth.json); the other 500 are train,
     with 10% (by PubMed id hash) as dev. Input = question paired with its abstract's contexts."""
     folder = dataset_dir(data_dir, PUBMEDQA, ("ori_pqal.json", "test_ground_truth.json"),
@@ -60,7 +40,7 @@ def load_pubmedqa(data_dir=None, **_) -> TaskData:
             raise bad_format(folder / "ori_pqal.json", f"{pmid}: needs QUESTION, CONTEXTS, final_decision yes/no/maybe")
         row = {"text": item["QUESTION"], "text_pair": " ".join(item.get("CONTEXTS", [])),
                "label": PUBMEDQA_LABELS.index(item["final_decision"]), "id": pmid}
-        split = "test" if pmid in truth else three_way(pmid, dev=10, test=0)
+        split = "test" if pmid in truth else key_split(pmid, dev=10, test=0)
         splits[split].append(row)
     return TaskData(train=splits["train"], dev=splits["dev"], test={"en": splits["test"]}, labels=PUBMEDQA_LABELS,
                     license=source_license(folder))
@@ -80,7 +60,7 @@ def read_medquad(folder: Path) -> list[dict]:
     return rows
 
 
-def load_medquad(data_dir=None, **_) -> TaskData:
+def load_medquad(data_dir=None) -> TaskData:
     """Question -> question type (16 classes). Split by source document so one focus entity's questions
     never straddle train and test."""
     folder = dataset_dir(data_dir, MEDQUAD, (), "github.com/abachaa/MedQuAD")
@@ -90,7 +70,7 @@ def load_medquad(data_dir=None, **_) -> TaskData:
     labels = tuple(sorted({r["qtype"] for r in rows}))
     splits: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
     for row in rows:
-        splits[three_way(row["document"])].append({"text": row["text"], "label": labels.index(row["qtype"])})
+        splits[key_split(row["document"])].append({"text": row["text"], "label": labels.index(row["qtype"])})
     return TaskData(train=splits["train"], dev=splits["dev"], test={"en": splits["test"]}, labels=labels,
                     license=source_license(folder))
 
@@ -156,14 +136,14 @@ def read_mantra(path: Path) -> dict[str, list[dict]]:
     return docs
 
 
-def load_mantra(data_dir=None, train_language: str = "en", **_) -> TaskData:
+def load_mantra(data_dir=None, train_language: str = "en") -> TaskData:
     """Concept mentions as NER (semantic-group BIO). English documents split 70/10/20 by name; every
     other language is a zero-shot test set in full."""
     folder = dataset_dir(data_dir, MANTRA, ("Mantra-GSC-brat.zip",), "github.com/mi-erasmusmc/Mantra-Gold-Standard-Corpus")
     docs = read_mantra(folder / "Mantra-GSC-brat.zip")
     splits: dict[str, list[dict]] = {"train": [], "dev": [], "test": []}
     for doc in docs[train_language]:
-        splits[three_way(doc["id"])].append(doc)
+        splits[key_split(doc["id"])].append(doc)
     test = {train_language: splits["test"]} | {lang: rows for lang, rows in docs.items() if lang != train_language}
     labels = sorted({t for rows in docs.values() for d in rows for t in d["tags"]} - {"O"})
     return TaskData(train=splits["train"], dev=splits["dev"], test=test, labels=("O", *labels),

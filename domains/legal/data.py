@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..domain import TaskData
-from .files import bad_format, bucket, dataset_dir, source_license
+from domain_electra.plugin_api import TaskData, bad_format, dataset_dir, key_split, source_license
 
 UNFAIR_TOS = "legal/multilingual-unfair-tos"
 UNFAIR_TOS_SOURCE = "github.com/nlp-unibo/Multilingual-Unfair-Clause-Detection (corpus/)"
@@ -47,13 +46,13 @@ def read_list(folder: Path, name: str) -> list[str]:
 
 
 def load_unfair_tos(data_dir=None, fold: int = 0, train_language: str = "en",
-                    test_languages: tuple[str, ...] = LANGUAGES, **_) -> TaskData:
+                    test_languages: tuple[str, ...] = LANGUAGES) -> TaskData:
     """Train on LIST_TRAIN_<fold> documents in `train_language` (about 10% of them held out as dev),
     test on the LIST_TEST_<fold> documents in each test language: no document is in train and test."""
     folder = dataset_dir(data_dir, UNFAIR_TOS, ("lists", "sentences", "tags"), UNFAIR_TOS_SOURCE)
     train_docs = read_list(folder, f"LIST_TRAIN_{fold}.txt")
     test_docs = read_list(folder, f"LIST_TEST_{fold}.txt")
-    dev_docs = [d for d in train_docs if bucket(d) < 10] or train_docs[-1:]
+    dev_docs = [d for d in train_docs if key_split(d, dev=10, test=0) == "dev"] or train_docs[-1:]
     train, dev = [], []
     for doc in train_docs:
         (dev if doc in dev_docs else train).extend(read_document(folder, train_language, doc))

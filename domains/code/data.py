@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..domain import TaskData
-from ..errors import UserError
-from .files import bad_format, data_path, dataset_dir, read_json, require_keys, source_license, three_way
+from domain_electra.plugin_api import (TaskData, UserError, bad_format, data_path, dataset_dir, key_split, read_json,
+                                         require_keys, source_license)
 
 CODEXGLUE = "github.com/microsoft/CodeXGLUE"
 COSQA = "code/codexglue-cosqa"
@@ -24,7 +23,7 @@ def read_cosqa(path: Path, labelled: bool = True) -> list[dict]:
     return rows
 
 
-def load_cosqa(data_dir=None, **_) -> TaskData:
+def load_cosqa(data_dir=None) -> TaskData:
     """CoSQA query/code relevance (pair classification) from cosqa-dev.json, the labelled file published.
 
     Its 604 pairs are split by query (hash): no web query is in two splits. test_webquery.json carries
@@ -35,7 +34,7 @@ def load_cosqa(data_dir=None, **_) -> TaskData:
     for row in read_cosqa(folder / "cosqa-dev.json"):
         if row["label"] not in (0, 1):
             raise bad_format(folder / "cosqa-dev.json", "label must be 0 or 1")
-        splits[three_way(row["doc"], dev=15, test=30)].append(
+        splits[key_split(row["doc"], dev=15, test=30)].append(
             {"text": row["doc"], "text_pair": row["code"], "label": int(row["label"])})
     return TaskData(train=splits["train"], dev=splits["dev"], test={"python": splits["test"]},
                     labels=("irrelevant", "relevant"), license=source_license(folder))
@@ -51,7 +50,7 @@ def read_parallel(folder: Path, split: str) -> list[dict]:
     return [{"query": j, "document": c} for j, c in zip(java, cs)]
 
 
-def load_java_cs_retrieval(data_dir=None, **_) -> TaskData:
+def load_java_cs_retrieval(data_dir=None) -> TaskData:
     """Java function (query) -> its C# translation (document), the published train/valid/test split."""
     files = tuple(f"{s}.java-cs.txt.{e}" for s in ("train", "valid", "test") for e in ("java", "cs"))
     folder = dataset_dir(data_dir, JAVA_CS, files, f"{CODEXGLUE} (Code-Code/code-to-code-trans/data)")
@@ -83,8 +82,7 @@ def read_cloze_answers(path: Path) -> dict[str, str]:
     return answers
 
 
-def load_cloze_maxmin(data_dir=None, languages: tuple[str, ...] = CLOZE_LANGUAGES, answers_dir: str | None = None,
-                      **_) -> TaskData:
+def load_cloze_maxmin(data_dir=None, languages: tuple[str, ...] = CLOZE_LANGUAGES, answers_dir: str | None = None) -> TaskData:
     """ClozeTest-maxmin per programming language (zero-shot: test splits only).
 
     The published data files carry no answers; CodeXGLUE keeps them in
