@@ -2,7 +2,8 @@
 
 The package has the same files as the built-in domains (plugin.py, cleaners.py, tasks.py), an entry
 point in `domain_electra.domains`, one example cleaner, a tokenizer recipe, one eval task over a small
-labelled file it writes, and a test that runs the conformance check.
+labelled file it writes (outside the package, read from --data-dir like every built-in task), and
+a test that runs the conformance check.
 """
 from __future__ import annotations
 
@@ -86,37 +87,41 @@ def make_cleaners(options: Mapping[str, Any]) -> Sequence[Step]:
 '''
 
 _TASKS = '''\
-"""Eval tasks of the {name} domain. Replace the example file with your real data set."""
+"""Eval tasks of the {name} domain. Replace the example data set with your real one."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from domain_electra.plugin_api import EvalTask, TaskData, dataset_dir, read_jsonl, source_license, stratified_split
 
-from domain_electra.domain import EvalTask, TaskData
-
-_DATA = Path(__file__).parent / "data" / "jargon.jsonl"
+JARGON = "{name}/jargon"  # the data set's folder under --data-dir (here: example-data/ of this project)
+LABELS = ("everyday", "jargon")
 
 
-def load_jargon(data_dir=None, **options) -> TaskData:
-    """Sentence classification: is it {name} jargon (1) or everyday language (0)?"""
-    rows = [json.loads(line) for line in _DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    split = {{s: [{{"text": r["text"], "label": r["label"]}} for r in rows if r["split"] == s]
-             for s in ("train", "dev", "test")}}
+def load_jargon(data_dir=None) -> TaskData:
+    """Sentence classification: is it {name} jargon (1) or everyday language (0)? One file, split here:
+    stratified by label, identical sentences kept on one side, the same split on every machine."""
+    folder = dataset_dir(data_dir, JARGON, ("jargon.jsonl",), "example-data/ of the plugin project")
+    rows = [{{"text": r["text"], "label": int(r["label"])}} for r in read_jsonl(folder / "jargon.jsonl")]
+    split = stratified_split(rows, dev=0.125, test=0.25, seed=0)
     return TaskData(train=split["train"], dev=split["dev"], test={{"en": split["test"]}},
-                    labels=("everyday", "jargon"), license="CC0-1.0 (written by the scaffold)")
+                    labels=LABELS, license=source_license(folder))
 
 
 TASKS = (
     EvalTask(name="jargon", kind="classification", description="jargon vs everyday sentences",
-             load=load_jargon, metric="accuracy", train_language="en", test_languages=("en",)),
+             load=load_jargon, metric="accuracy", train_language="en", test_languages=("en",),
+             data_subdir=JARGON, source_url="example-data/ of the plugin project"),
 )
 '''
 
 _TEST = '''\
+from pathlib import Path
+
 from domain_electra.conformance import check_domain
 from domain_electra.domain import Document
 
 from {package} import DOMAIN
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "example-data"  # what --data-dir names for a real run
 
 
 def test_plugin_conforms():
@@ -129,8 +134,9 @@ def test_cleaner_drops_boilerplate_only_documents():
 
 
 def test_task_loads_all_splits():
-    data = DOMAIN.task("jargon").load()
+    data = DOMAIN.task("jargon").load(DATA_DIR)
     assert len(data.train) and len(data.dev) and len(data.test["en"])
+    assert not {{r["text"] for r in data.train}} & {{r["text"] for r in data.test["en"]}}
 '''
 
 
@@ -143,7 +149,9 @@ def scaffold_domain(name: str, parent: str | Path = ".") -> Path:
     if root.exists() and any(root.iterdir()):
         raise UserError(f"{root} already exists and is not empty; choose another --dir or remove it")
     pkg = root / package
-    (pkg / "data").mkdir(parents=True, exist_ok=True)
+    data = root / "example-data" / name / "jargon"  # outside the package: data is never installed with code
+    pkg.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
     (root / "tests").mkdir(exist_ok=True)
     title = name.replace("_", " ").capitalize()
     files = {
@@ -157,9 +165,10 @@ def scaffold_domain(name: str, parent: str | Path = ".") -> Path:
     }
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
-    splits = ["train"] * 5 + ["dev", "test", "test"]  # per label: 5 train, 1 dev, 2 test
-    rows = [{"text": t, "label": y, "split": splits[i % 8]} for i, (t, y) in enumerate(_EXAMPLES)]
-    (pkg / "data" / "jargon.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    rows = [{"text": t, "label": y} for t, y in _EXAMPLES]
+    (data / "jargon.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (data / "SOURCE.txt").write_text("Written by `domain-electra domains new` as an example.\nLicense: CC0-1.0\n",
+                                     encoding="utf-8")
     return root
 
 
@@ -181,9 +190,6 @@ def _pyproject(name: str, package: str) -> str:
 
         [tool.setuptools]
         packages = ["{package}"]
-
-        [tool.setuptools.package-data]
-        {package} = ["data/*.jsonl"]
         ''')
 
 
@@ -193,9 +199,11 @@ def _readme(name: str, package: str) -> str:
 
         A domain plugin for domain-electra. Edit `{package}/plugin.py` (description, languages, tokenizer
         recipe, masking), `cleaners.py` (corpus steps: return the document or a drop reason) and `tasks.py`
-        (eval tasks; replace `data/jargon.jsonl` with real data).
+        (eval tasks, built on `domain_electra.plugin_api`). Task data is read from `--data-dir`, like the
+        built-in domains' (the example: `example-data/{name}/jargon/`; replace it with your real data set).
 
             domain-electra domains show .          # load it by path
             pip install -e .                        # register it: `domain-electra domains list` shows it
             pytest tests                            # the conformance check and your own tests
+            domain-electra finetune --domain {name} --task jargon --data-dir example-data --model ... --out ...
         ''')

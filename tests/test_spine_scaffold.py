@@ -17,10 +17,14 @@ def test_scaffolded_plugin_loads_by_path_and_conforms(tmp_path):
     found = find_domain(str(root))
     assert found.source == "path" and found.domain.name == "patents"
     assert check_domain(found.domain) == []
-    data = found.domain.task("jargon").load(None)
+    data = found.domain.task("jargon").load(root / "example-data")
     assert (len(data.train), len(data.dev), len(data.test["en"])) == (10, 2, 4)
+    assert sorted(r["label"] for r in data.test["en"]) == [0, 0, 1, 1] and data.license == "CC0-1.0"
     assert sorted(p.name for p in (root / "domain_electra_patents").glob("*.py")) == [
         "__init__.py", "cleaners.py", "plugin.py", "tasks.py"]
+    assert not list((root / "domain_electra_patents").rglob("*.jsonl"))  # data is not shipped inside the package
+    with pytest.raises(UserError, match="patents/jargon.*--data-dir"):
+        found.domain.task("jargon").load(tmp_path / "elsewhere")
 
 
 def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path):
