@@ -4,25 +4,35 @@ A stage writes into its folder and writes `manifest.json` last, so a folder with
 interrupted stage (pretraining resumes from its checkpoints there; other stages rebuild). A stage whose
 manifest records the same config and the same input fingerprints is skipped: that is how
 `domain-electra run RECIPE.yaml` resumes where it stopped.
+
+One run per folder: while a stage builds, `out/.domain-electra.lock` holds the process's pid, host and
+start time. A second run on the same folder refuses with a one-line error naming the first; a lock whose
+process is gone (same host, pid not alive, or alive but started later: a reused pid) is stale, cleared
+with a one-line notice. Under torchrun only rank 0 takes the lock (the other ranks are the same run).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
+import socket
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .config import save_config, to_dict
 from .errors import UserError
 
 MANIFEST = "manifest.json"
 STARTED = ".stage-started.json"
+LOCK = ".domain-electra.lock"
 _VERSIONED = ("domain-electra", "torch", "transformers", "tokenizers", "peft", "tree-sitter", "spacy",
               "datasets", "pandas", "numpy")
 
@@ -85,34 +95,137 @@ def is_complete(out: Path, config: Any, inputs: Mapping[str, str | Path]) -> dic
     return manifest if manifest.get("config_hash") == config_hash(config) and same_inputs else None
 
 
-def _prepare_folder(out: Path, start: dict) -> None:
-    """Keep an interrupted run of the same stage (to resume), wipe a stale one, refuse a foreign folder."""
+def _process_start(pid: int) -> int | None:
+    """The start time of process `pid` in clock ticks since boot (Linux /proc), to tell a reused pid."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the process that wrote lock `holder` still runs (assumed so when it is on another host)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    pid = int(holder.get("pid", -1))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    except (OverflowError, ValueError):
+        return False
+    start = _process_start(pid)
+    return start is None or holder.get("proc_start") in (None, start)
+
+
+_HELD: dict[Path, int] = {}  # folders this process has locked -> nesting depth
+
+
+def _create_lock(lock: Path) -> bool:
+    """Atomically create `lock` with our details; False when it already exists."""
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": _process_start(os.getpid()),
+              "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "command": " ".join(sys.argv)[:300]}
+    tmp = lock.with_name(f"{lock.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(holder))
+    try:
+        os.link(tmp, lock)  # fails if the lock exists: no window where another run sees a half-written lock
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _acquire(out: Path) -> None:
+    lock = out / LOCK
+    for _ in range(3):
+        if _create_lock(lock):
+            return
+        try:
+            holder = json.loads(lock.read_text())
+        except FileNotFoundError:
+            continue  # released meanwhile
+        except (OSError, ValueError):
+            holder = {}
+        if holder and _alive(holder):
+            raise UserError(f"{out} is in use by another run (pid {holder.get('pid')} on {holder.get('host')}, "
+                            f"started {holder.get('started')}); wait for it to finish, or use another --out "
+                            f"(if that run is gone, delete {lock})")
+        print(f"note: cleared a stale lock on {out} (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+              f"started {holder.get('started', '?')}, is no longer running)", file=sys.stderr, flush=True)
+        lock.unlink(missing_ok=True)
+    raise UserError(f"could not lock {out}: another run keeps taking it; use another --out")
+
+
+@contextmanager
+def folder_lock(out: str | Path) -> Iterator[None]:
+    """Hold `out`'s run lock for the duration (re-entrant within this process)."""
+    out = Path(out).resolve()
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 holds the lock for the whole run
+        yield
+        return
+    if out not in _HELD:
+        out.mkdir(parents=True, exist_ok=True)
+        _acquire(out)
+    _HELD[out] = _HELD.get(out, 0) + 1
+    try:
+        yield
+    finally:
+        _HELD[out] -= 1
+        if not _HELD[out]:
+            del _HELD[out]
+            (out / LOCK).unlink(missing_ok=True)
+
+
+def check_writable(out: Path, keep: tuple[str, ...] = ()) -> None:
+    """Refuse a folder that holds files domain-electra did not write (`keep`: nested stages it did)."""
+    if not out.is_dir():
+        return
+    entries = [p for p in out.iterdir() if p.name not in (LOCK, *keep) and not p.name.startswith(LOCK)]
+    if entries and not ((out / STARTED).is_file() or (out / MANIFEST).is_file()):
+        raise UserError(f"output folder {out} exists and was not written by domain-electra; "
+                        "choose an empty or new --out folder")
+
+
+def _prepare_folder(out: Path, start: dict, keep: tuple[str, ...] = ()) -> None:
+    """Keep an interrupted run of the same stage (to resume), wipe a stale one, refuse a foreign folder.
+    `keep` names sub-folders that are other stages' artifacts (e.g. pretrain's packed `tokens`): never wiped."""
+    check_writable(out, keep)
     started = out / STARTED
-    if out.exists() and any(out.iterdir()):
-        ours = started.is_file() or (out / MANIFEST).is_file()
-        if not ours:
-            raise UserError(f"output folder {out} exists and was not written by domain-electra; "
-                            "choose an empty or new --out folder")
+    if out.exists():
         previous = json.loads(started.read_text()) if started.is_file() else {}
         if previous != start or (out / MANIFEST).is_file():
-            shutil.rmtree(out)
+            for path in out.iterdir():
+                if path.name in (LOCK, *keep) or path.name.startswith(LOCK):
+                    continue
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
 
 def run_stage(name: str, out: str | Path, config: Any, inputs: Mapping[str, str | Path],
-              build: Callable[[Path], Mapping[str, Any] | None], force: bool = False) -> StageResult:
+              build: Callable[[Path], Mapping[str, Any] | None], force: bool = False,
+              keep: tuple[str, ...] = ()) -> StageResult:
     """Run `build(out)` unless `out` already holds this stage with the same config and inputs.
 
-    `build` returns a small dict of facts to record in the manifest (counts, losses, ...).
+    `build` returns a small dict of facts to record in the manifest (counts, losses, ...). The folder is
+    locked meanwhile (see folder_lock); `keep` names sub-folders of `out` that other stages own.
     """
-    out = Path(out)
+    with folder_lock(out):
+        return _run_stage(name, Path(out), config, inputs, build, force, keep)
+
+
+def _run_stage(name: str, out: Path, config: Any, inputs: Mapping[str, str | Path],
+               build: Callable[[Path], Mapping[str, Any] | None], force: bool, keep: tuple[str, ...]) -> StageResult:
     if not force:
         done = is_complete(out, config, inputs)
         if done is not None:
             return StageResult(out, True, done)
     fingerprints = {k: fingerprint(p) for k, p in inputs.items()}
     start = {"stage": name, "config_hash": config_hash(config), "inputs": fingerprints}
-    _prepare_folder(out, start)
+    _prepare_folder(out, start, keep)
     (out / STARTED).write_text(json.dumps(start, sort_keys=True))
     save_config(config, out / "config.yaml")
     t0 = time.time()

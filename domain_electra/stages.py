@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .artifacts import StageResult, run_stage
+from .artifacts import StageResult, check_writable, folder_lock, run_stage
 from .config import apply_overrides, from_dict, read_yaml
 from .errors import UserError
 
@@ -126,22 +126,31 @@ def pretrain_stage(config: Any, tokens: Path, out: Path, force: bool = False, pr
     inputs: dict[str, Any] = {"tokens": tokens}
     if Path(str(config.init)).exists():
         inputs["init"] = config.init
+    # Packed tokens inside the run folder (`pretrain --corpus`) are the pack stage's, never wiped by this one.
+    inside = Path(tokens).resolve().parent == Path(out).resolve()
     return run_stage("pretrain", out, config, inputs, lambda folder: pretrain(config, tokens, folder, progress=progress),
-                     force)
+                     force, keep=(Path(tokens).name,) if inside else ())
+
+
+TOKENS_SUBFOLDER = "tokens"
 
 
 def pretrain_command(config: Any, domain: str | None, corpus: Path | None, tokens: Path | None,
                      tokenizer: Path | None, seq_len: int, out: Path, force: bool) -> StageResult:
-    """`pretrain`: pack --corpus first (a cached sibling stage `<out>-tokens`) unless --tokens is given."""
+    """`pretrain`: pack --corpus first (a cached stage in `<out>/tokens`, so every artifact stays under the
+    folder the user named) unless --tokens is given. `out` is locked for both stages."""
     if tokens is None:
         if corpus is None:
             raise UserError("pretrain needs --corpus (a corpus folder) or --tokens (a packed-tokens folder)")
         tokenizer = tokenizer or (Path(config.init) if Path(str(config.init)).is_dir() else None)
         if tokenizer is None:
             raise UserError("pretraining from scratch needs --tokenizer (train one with `domain-electra tokenizer train`)")
-        tokens = out.parent / f"{out.name}-tokens"
-        pack_stage(from_dict(config_class("pack"), {"seq_len": seq_len}), corpus, tokenizer, tokens, force)
-    return pretrain_stage(config, tokens, out, force)
+    check_writable(Path(out), keep=(TOKENS_SUBFOLDER,) if tokens is None else ())  # before anything is written there
+    with folder_lock(out):
+        if tokens is None:
+            tokens = Path(out) / TOKENS_SUBFOLDER
+            pack_stage(from_dict(config_class("pack"), {"seq_len": seq_len}), corpus, tokenizer, tokens, force)
+        return pretrain_stage(config, tokens, out, force)
 
 
 def inspect_command(tokenizers: list[Path], corpus: Path, json_out: Path | None, max_docs: int) -> dict:

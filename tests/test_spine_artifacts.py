@@ -66,3 +66,87 @@ def test_refuses_to_write_into_a_foreign_folder(tmp_path):
     with pytest.raises(UserError, match="not written by domain-electra"):
         run_stage("demo", tmp_path / "mine", Cfg(), {}, lambda f: None)
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+# --- one run per folder: the run lock -------------------------------------------------------------------
+HOLD = """
+import sys, time
+from domain_electra.artifacts import folder_lock
+with folder_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def _holder(out):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_run_on_the_same_folder_is_refused_naming_the_first(tmp_path):
+    out = tmp_path / "out"
+    first = _holder(out)
+    try:
+        lock = json.loads((out / ".domain-electra.lock").read_text())
+        assert lock["pid"] == first.pid and lock["host"] and lock["started"]
+        calls = []
+        with pytest.raises(UserError) as err:
+            run_stage("demo", out, Cfg(), {}, counting_build(calls))
+        message = str(err.value)
+        assert "\n" not in message and f"pid {first.pid}" in message and "in use by another run" in message
+        assert calls == [] and (out / ".domain-electra.lock").is_file()  # the holder's lock is left alone
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_stale_lock_of_a_killed_run_is_cleared_with_a_notice(tmp_path, capsys):
+    import signal
+    import socket
+
+    out = tmp_path / "out"
+    first = _holder(out)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert (out / ".domain-electra.lock").is_file()
+    calls = []
+    result = run_stage("demo", out, Cfg(), {}, counting_build(calls))
+    notices = [line for line in capsys.readouterr().err.splitlines() if "stale lock" in line]
+    assert len(notices) == 1 and f"pid {first.pid}" in notices[0] and socket.gethostname() in notices[0]
+    assert not result.skipped and len(calls) == 1 and not (out / ".domain-electra.lock").exists()
+
+
+def test_lock_of_a_live_process_blocks_and_a_reused_pid_does_not(tmp_path):
+    import os
+    import socket
+
+    from domain_electra.artifacts import _process_start
+
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / ".domain-electra.lock"
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "proc_start": _process_start(os.getpid()),
+          "started": "2026-12-02T06:00:00+00:00"}
+    lock.write_text(json.dumps(me))  # the test's own pid, alive, but not a lock this process took
+    with pytest.raises(UserError, match=f"in use by another run \\(pid {os.getpid()}"):
+        run_stage("demo", out, Cfg(), {}, counting_build([]))
+    lock.write_text(json.dumps({**me, "proc_start": me["proc_start"] + 1}))  # same pid, another process
+    assert not run_stage("demo", out, Cfg(), {}, counting_build([])).skipped
+    lock.write_text(json.dumps({**me, "host": "another-host"}))  # cannot be checked from here: assumed alive
+    with pytest.raises(UserError, match="on another-host"):
+        run_stage("demo", out, Cfg(), {}, counting_build([]), force=True)
+
+
+def test_lock_is_reentrant_within_a_run_and_released_after(tmp_path):
+    from domain_electra.artifacts import folder_lock
+
+    out = tmp_path / "out"
+    with folder_lock(out):
+        run_stage("demo", out, Cfg(), {}, counting_build([]))  # a stage inside a command that holds the lock
+        assert (out / ".domain-electra.lock").is_file()
+    assert not (out / ".domain-electra.lock").exists()
+    assert run_stage("demo", out, Cfg(), {}, counting_build([])).skipped
