@@ -138,7 +138,8 @@ def test_broken_inputs_plus_one_good_file(toy, tmp_path):
     broken_inputs(src)
     good = paragraph(random.Random(3))
     (src / "good.txt").write_text(good)
-    stats = build_corpus(config(toy, [src], max_chars=100_000), tmp_path / "out", progress=False)
+    # Reader robustness, not the failure threshold (tested below): accept any share of failed sources.
+    stats = build_corpus(config(toy, [src], max_chars=100_000, max_failed_share=1.0), tmp_path / "out", progress=False)
     assert stats["documents"]["kept"] == 1
     assert [r["text"] for r in read_shards(tmp_path / "out", "train", ("text",))] + \
         [r["text"] for r in read_shards(tmp_path / "out", "validation", ("text",))] == [good]
@@ -147,6 +148,9 @@ def test_broken_inputs_plus_one_good_file(toy, tmp_path):
                    "line_too_long", "unreadable", "symlink_loop"):
         assert skipped.get(reason, 0) >= 1, (reason, skipped)
     assert any(s["reason"] == "line_too_long" for s in stats["samples"])
+    # Lost sources (not content left out on purpose: binary, empty, bad lines) are counted apart.
+    assert stats["failures"]["reasons"] == {"invalid_utf8": 1, "truncated_archive": 1, "unreadable": 1}
+    assert stats["failures"]["failed"] == 3 and stats["failures"]["sources"] == 9
 
 
 def test_empty_result_is_a_user_error_naming_reasons(toy, tmp_path):
@@ -166,8 +170,11 @@ def test_worker_pool_matches_single_process_and_survives_faults(toy, tmp_path):
     one = build_corpus(config(toy, [src]), tmp_path / "one", progress=False)
     (src / "crash.txt").write_text(paragraph(random.Random(5)) + " CRASH_THE_WORKER")
     (src / "raise.txt").write_text(paragraph(random.Random(6)) + " RAISE_IN_STEP")
-    two = build_corpus(config(toy, [src], workers=2), tmp_path / "two", progress=False)
+    two = build_corpus(config(toy, [src], workers=2, max_failed_share=0.1), tmp_path / "two", progress=False)
     assert two["inputs"]["skipped"] == {"worker_crashed": 1, "worker_error": 1}
+    assert two["failures"] | {"examples": {}} == {"sources": 32, "failed": 2, "share": 0.0625, "max_failed_share": 0.1,
+                                                 "reasons": {"worker_crashed": 1, "worker_error": 1}, "examples": {}}
+    assert two["failures"]["examples"]["worker_error"].endswith("raise.txt: RuntimeError: a buggy cleaner")
     assert two["documents"]["kept"] == one["documents"]["kept"] == len(texts)
     hashes = {split: sorted(r["hash"] for r in read_shards(tmp_path / name, split, ("hash",)))
               for name in ("one", "two") for split in ("train", "validation")}
@@ -175,6 +182,52 @@ def test_worker_pool_matches_single_process_and_survives_faults(toy, tmp_path):
     for split in ("train", "validation"):
         assert sorted(r["hash"] for r in read_shards(tmp_path / "one", split, ("hash",))) == \
             sorted(r["hash"] for r in read_shards(tmp_path / "two", split, ("hash",)))
+
+
+def truncated_gzip_files(folder: Path, n: int, seed=8) -> None:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        data = gzip.compress(paragraph(rng).encode())
+        (folder / f"bad{i:02d}.txt.gz").write_bytes(data[: len(data) // 2])
+
+
+def test_failed_sources_over_the_share_fail_the_build_in_one_line(toy, tmp_path):
+    """20 truncated gzip files and one good one: before, the build exited 0 with "done"."""
+    src = tmp_path / "src"
+    truncated_gzip_files(src, 20)
+    (src / "good.txt").write_text(paragraph(random.Random(9)))
+    with pytest.raises(UserError, match=r"20 of 21 sources failed \(95.2% > max_failed_share 5%\): "
+                                        r"truncated_archive \(20\), e.g. .*bad00.txt.gz: Compressed file ended") as err:
+        build_corpus(config(toy, [src]), tmp_path / "out", progress=False)
+    assert "\n" not in str(err.value) and "max_failed_share=1" in str(err.value)
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())  # written first, for auditing
+    assert stats["documents"]["kept"] == 1 and stats["failures"]["reasons"] == {"truncated_archive": 20}
+    assert "failed sources: 20 of 21 (95.2%, limit 5%): truncated_archive 20" in (tmp_path / "out" / "summary.md").read_text()
+    assert build_corpus(config(toy, [src], max_failed_share=1.0), tmp_path / "o2", progress=False)["failures"]["failed"] == 20
+    with pytest.raises(UserError, match="max_failed_share must be in"):
+        build_corpus(config(toy, [src], max_failed_share=1.5), tmp_path / "o3", progress=False)
+
+
+def test_failed_sources_under_the_share_are_reported_on_the_terminal(toy, tmp_path):
+    from conftest import run_cli
+
+    src = tmp_path / "src"
+    truncated_gzip_files(src, 1)
+    corpus_folder(src, 20, seed=10)
+    (src / "latin1.txt").write_bytes("Geb\u00fchr".encode("latin-1"))  # 2 of 22: 9.1%, under a 10% limit
+    result = run_cli("corpus", "build", "--domain", toy, "--source", str(src), "--out", str(tmp_path / "out"),
+                     "--set", "decontaminate=false", "--set", "min_chars=50", "--set", "max_failed_share=0.1")
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("failed sources:"))
+    assert line.startswith("failed sources: 2 of 22 (9.1%, limit 10%): ") and "invalid_utf8 1" in line
+    assert "truncated_archive 1" in line and "bad00.txt.gz: Compressed file ended" in result.stdout
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["documents"]["kept"] == 20 and stats["failures"]["failed"] == 2
+    over = run_cli("corpus", "build", "--domain", toy, "--source", str(src), "--out", str(tmp_path / "o2"),
+                   "--set", "decontaminate=false", "--set", "min_chars=50")  # default 5%: 9.1% fails
+    assert over.returncode != 0 and "Traceback" not in over.stderr
+    assert over.stderr.strip().splitlines()[-1].startswith("error: corpus build: 2 of 22 sources failed (9.1% > ")
 
 
 def test_max_docs_stops_early(toy, tmp_path):

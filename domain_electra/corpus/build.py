@@ -16,9 +16,9 @@ from datasketch import LeanMinHash, MinHashLSH
 from ..errors import UserError
 from . import steps as S
 from .decontaminate import NgramIndex, collect_test_texts
-from .pipeline import Plan, build_steps, run_pool
+from .pipeline import FAILED_SOURCE_REASONS, Plan, build_steps, run_pool
 from .readers import ReadOptions, Skipped, Source, iter_sources
-from .stats import progress_bar, write_summary
+from .stats import print_summary, progress_bar, write_summary
 from .writer import ShardWriter, is_validation
 
 
@@ -55,6 +55,10 @@ class CorpusConfig:
     seed: the split seed.
     max_docs: stop once this many documents are kept (0 = no cap); bounds the time of a quick run.
     shard_docs: documents per Parquet shard.
+    max_failed_share: the build fails (after writing stats.json and summary.md) when more than this share
+        of the sources could not be read (unreadable, truncated or corrupt archives, invalid UTF-8,
+        malformed XML, worker errors and crashes; see pipeline.FAILED_SOURCE_REASONS); 0.05 by default,
+        1 accepts any number of failures. Empty, binary or excluded files are not failures.
     cleaner_options: options for the domain's `make_cleaners` (see domains/<name>/cleaners.py), plus
         `collapse_spaces` (default: false for the code domain, true otherwise).
     """
@@ -76,6 +80,7 @@ class CorpusConfig:
     seed: int = 0
     max_docs: int = 0
     shard_docs: int = 50_000
+    max_failed_share: float = 0.05
     cleaner_options: dict = field(default_factory=dict)
 
 
@@ -92,6 +97,8 @@ def check_config(config: CorpusConfig) -> None:
         raise UserError(f"val_fraction must be in [0, 1), got {config.val_fraction}")
     if config.shard_docs < 1 or config.max_docs < 0 or config.decontaminate_ngram < 1:
         raise UserError("shard_docs and decontaminate_ngram must be >= 1 and max_docs >= 0")
+    if not 0 <= config.max_failed_share <= 1:
+        raise UserError(f"max_failed_share must be in [0, 1] (1 accepts any failures), got {config.max_failed_share}")
 
 
 class Deduplicator:
@@ -232,7 +239,8 @@ def _warm_steps(plan: Plan) -> None:
 def build_corpus(config: CorpusConfig, out: Path, progress: bool = True) -> dict:
     """Build the corpus into `out` (shards, stats.json, summary.md) and return the stats dict.
 
-    Raises UserError when nothing survives, naming the most frequent reasons (stats are written first).
+    Raises UserError when nothing survives, naming the most frequent reasons, or when more than
+    `max_failed_share` of the sources could not be read (stats.json and summary.md are written first).
     """
     prep = prepare(config)
     return finish(config, prep, run_pool(prep.sources, prep.plan, config.workers), out, progress)
@@ -248,7 +256,8 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
     # Bloom capacity from the input size (~1 document per 500 bytes on disk, at least a million).
     capacity = min(max(sum(s.size for s in sources) // 500, 1_000_000), 200_000_000)
     dedup = Deduplicator(config.near_dup_threshold, capacity)
-    totals = {"docs_in": 0, "bytes_in": 0, "sources_done": 0}
+    totals = {"docs_in": 0, "bytes_in": 0, "sources_done": 0, "sources_failed": 0}
+    listing_failed = sum(n for reason, n in input_skips.items() if reason in FAILED_SOURCE_REASONS)
     dropped, edits, languages = Counter(), Counter(), Counter()
     pending: dict | None = None  # one train row held back so a tiny corpus still gets a validation doc
     kept = 0
@@ -319,16 +328,46 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
         "mb_per_s": round(totals["bytes_in"] / 1e6 / max(seconds, 1e-9), 2),
         "mb_per_s_processing": round(totals["bytes_in"] / 1e6 / max(seconds - t_setup, 1e-9), 2),
         "stopped_early": stopped_early,
+        "failures": _failures(config, len(sources) + listing_failed, totals["sources_failed"] + listing_failed,
+                              input_skips, samples),
         "samples": samples,
     }
     (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False, default=_json_default))
     write_summary(stats, out / "summary.md")
+    if progress:
+        print_summary(stats, out)
     if kept == 0:
         reasons = (input_skips + dropped).most_common(3)
         named = ", ".join(f"{r} ({n})" for r, n in reasons) or "no input documents found"
         raise UserError(f"corpus build kept no documents from {', '.join(config.sources)}: top reasons: {named} "
                         f"(see {out / 'stats.json'} for samples)")
+    _check_failures(stats["failures"], out)
     return stats
+
+
+def _failures(config: CorpusConfig, total: int, failed: int, skipped: Counter, samples: list) -> dict:
+    """How many sources were lost, why (count per reason) and one example (path: error) per reason."""
+    reasons = Counter({r: n for r, n in skipped.items() if r in FAILED_SOURCE_REASONS})
+    examples = {}
+    for sample in samples:
+        if sample["reason"] in reasons and sample["reason"] not in examples:
+            examples[sample["reason"]] = f"{sample['source']}: {sample.get('detail', '')}".rstrip(": ")
+    return {"sources": total, "failed": failed, "share": round(failed / total, 4) if total else 0.0,
+            "max_failed_share": config.max_failed_share, "reasons": dict(reasons.most_common()),
+            "examples": examples}
+
+
+def _check_failures(failures: dict, out: Path) -> None:
+    """One line when more than max_failed_share of the sources were lost (stats are written first)."""
+    if failures["failed"] == 0 or failures["share"] <= failures["max_failed_share"]:
+        return
+    top = ", ".join(f"{r} ({n})" for r, n in list(failures["reasons"].items())[:3])
+    first = next(iter(failures["reasons"]), "")
+    example = f", e.g. {failures['examples'][first][:160]}" if first in failures["examples"] else ""
+    raise UserError(f"corpus build: {failures['failed']} of {failures['sources']} sources failed "
+                    f"({100 * failures['share']:.1f}% > max_failed_share {100 * failures['max_failed_share']:g}%): "
+                    f"{top}{example}; fix or remove those files, or accept the loss with "
+                    f"--set max_failed_share=1 (details in {out / 'stats.json'})")
 
 
 def _plain(config: CorpusConfig) -> dict:

@@ -8,6 +8,9 @@ shards. The result queue is bounded, so a fast reader cannot fill memory while t
 A worker that raises on a source reports the source as `worker_error` and carries on; a worker that
 dies (segfault, OOM kill) is detected by its exit code, its source is counted as `worker_crashed` and a
 replacement is started: the pool never hangs.
+
+A source *failed* when it could not be read at all (FAILED_SOURCE_REASONS): every batch carries
+`sources_failed`, so the build can refuse a run that lost more than `max_failed_share` of its input.
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ BATCH_DOCS = 256
 BATCH_CHARS = 4 << 20
 SAMPLES_PER_REASON = 3
 SAMPLE_CHARS = 300
+# Skip reasons that mean "this source was lost", as opposed to content the build chose to leave out
+# (empty, binary, excluded, too long, a bad line in an otherwise good file).
+FAILED_SOURCE_REASONS = frozenset({"unreadable", "truncated_archive", "corrupt_archive", "invalid_utf8",
+                                   "malformed_xml", "hub_unavailable", "worker_error", "worker_crashed"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ def build_steps(plan: Plan) -> list[S.Step]:
 
 def new_batch() -> dict:
     return {"records": [], "skipped": Counter(), "dropped": Counter(), "edits": Counter(), "samples": [],
-            "docs_in": 0, "bytes_in": 0, "done_bytes": 0, "sources_done": 0}
+            "docs_in": 0, "bytes_in": 0, "done_bytes": 0, "sources_done": 0, "sources_failed": 0}
 
 
 class _Sampler:
@@ -146,17 +153,18 @@ class Processor:
         return batch
 
     def process(self, src: Source) -> Iterator[dict]:
-        batch, chars = new_batch(), 0
+        batch, chars, failed = new_batch(), 0, False
         for item in read_source(src, self.plan.read):
             if isinstance(item, Skipped):
                 self.skip(batch, item)
+                failed = failed or item.reason in FAILED_SOURCE_REASONS
                 continue
             self.document(batch, item)
             chars += len(item.text)
             if len(batch["records"]) >= BATCH_DOCS or chars >= BATCH_CHARS:
                 yield self.sign(batch)
                 batch, chars = new_batch(), 0
-        batch["done_bytes"], batch["sources_done"] = src.size, 1
+        batch["done_bytes"], batch["sources_done"], batch["sources_failed"] = src.size, 1, int(failed)
         yield self.sign(batch)
 
     def safe_process(self, src: Source) -> Iterator[dict]:
@@ -166,7 +174,7 @@ class Processor:
         except Exception as exc:  # a bug or a pathological file must cost one source, not the build
             batch = new_batch()
             self.skip(batch, Skipped("worker_error", src.path, f"{type(exc).__name__}: {str(exc)[:120]}"))
-            batch["done_bytes"], batch["sources_done"] = src.size, 1
+            batch["done_bytes"], batch["sources_done"], batch["sources_failed"] = src.size, 1, 1
             yield batch
 
 
@@ -175,7 +183,7 @@ def crashed_batch(src: Source, exitcode: int | None) -> dict:
     batch["skipped"]["worker_crashed"] += 1
     batch["samples"].append({"kind": "input", "reason": "worker_crashed", "source": src.path, "text": "",
                              "detail": f"worker exit code {exitcode}"})
-    batch["done_bytes"], batch["sources_done"] = src.size, 1
+    batch["done_bytes"], batch["sources_done"], batch["sources_failed"] = src.size, 1, 1
     return batch
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Console
 from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 
@@ -26,6 +27,30 @@ def _table(title: str, counts: dict, total: int | None = None) -> list[str]:
     return lines + [""]
 
 
+def failure_line(failures: dict) -> str:
+    """'2 of 40 (5.0%, limit 5%): truncated_archive 1, worker_error 1' or '0 of 40'."""
+    head = f"{failures['failed']} of {failures['sources']}"
+    if not failures["failed"]:
+        return head
+    reasons = ", ".join(f"{r} {n}" for r, n in list(failures["reasons"].items())[:3])
+    return f"{head} ({100 * failures['share']:.1f}%, limit {100 * failures['max_failed_share']:g}%): {reasons}"
+
+
+def print_summary(stats: dict, out: Path) -> None:
+    """The terminal summary: what was kept, and what was lost and why (failures never pass silently)."""
+    docs, failures = stats["documents"], stats["failures"]
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"corpus: {docs['read']} documents read -> {docs['kept']} kept; "
+                  f"{sum(stats['inputs']['skipped'].values())} inputs skipped; summary in {Path(out) / 'summary.md'}")
+    style = "red" if failures["share"] > failures["max_failed_share"] else "yellow"
+    if failures["failed"]:
+        console.print(f"[{style}]failed sources:[/{style}] {failure_line(failures)}")
+        for reason, example in list(failures["examples"].items())[:3]:
+            console.print(f"  {reason}: {example[:200]}", markup=False)
+    else:
+        console.print(f"failed sources: 0 of {failures['sources']}")
+
+
 def write_summary(stats: dict, path: Path) -> None:
     docs, inputs, size = stats["documents"], stats["inputs"], stats["bytes"]
     lines = [
@@ -38,8 +63,12 @@ def write_summary(stats: dict, path: Path) -> None:
         f"- decontamination: {stats['decontamination'].get('dropped', 0)} documents dropped "
         f"({stats['decontamination'].get('indexed_ngrams', 0)} test n-grams indexed)",
         f"- time: {stats['seconds']} s with {stats['workers']} worker(s), {stats['mb_per_s']} MB/s"
-        + (" (stopped at max_docs)" if stats.get("stopped_early") else ""), "",
+        + (" (stopped at max_docs)" if stats.get("stopped_early") else ""),
+        f"- failed sources: {failure_line(stats['failures'])}", "",
     ]
+    lines += _table("Sources that could not be read", stats["failures"]["reasons"])
+    lines += [f"- {reason}: `{example}`" for reason, example in stats["failures"]["examples"].items()]
+    lines += [""] if stats["failures"]["examples"] else []
     lines += _table("Inputs skipped (files, lines, rows)", inputs["skipped"])
     lines += _table("Documents dropped", docs["dropped"], docs["read"] or None)
     lines += _table("Languages", stats["languages"], docs["kept"] or None)
