@@ -35,7 +35,7 @@ def one_line_error(result) -> str:
 def test_unknown_domain_is_a_one_line_error(tmp_path):
     line = one_line_error(run_cli("corpus", "build", "--domain", "patents", "--source", str(tmp_path),
                                   "--out", str(tmp_path / "out")))
-    assert "unknown domain 'patents'" in line and "code, finance, legal, medical" in line
+    assert "unknown domain 'patents'" in line and all(name in line for name in ("code", "finance", "legal", "medical"))
 
 
 def test_missing_source_folder_is_a_one_line_error(tmp_path):
