@@ -136,7 +136,7 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
         raise UserError(f"--seeds must be at least 1, got {config.seeds}")
     if any(not lr > 0 for lr in config.lr_grid):
         raise UserError(f"lr_grid values must be positive learning rates, got {list(config.lr_grid)}")
-    suite = load_suite(config.suite, tuple(config.tasks))
+    suite = load_suite(config.suite, tuple(config.tasks), data_dir=config.data_dir)
     models = {name: check_model_dir(path) for name, path in config.models.items()}
     for st in suite.tasks:  # a bad budget value should fail now, not after an hour of training
         _finetune_config(suite, st, config.finetune, 0)
@@ -185,7 +185,8 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
     labels = {st.task.name: len(datas[st.task.name].labels) for st in suite.tasks}
     summary, matrices = summarise(rows, predictions, list(models), labels, config.bootstrap)
     results = {
-        "complete": True, "suite": str(config.suite), "domain": suite.domain.name,
+        "complete": True, "suite": str(config.suite), "name": suite.name,
+        "domain": suite.domain.name if suite.domain else "",
         "models": {k: str(v) for k, v in models.items()}, "config": to_dict(config),
         "finetune": {st.task.name: to_dict(_finetune_config(suite, st, config.finetune, 0)) for st in suite.tasks},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "hardware": _hardware(),

@@ -163,7 +163,7 @@ def make_plots(results: dict, out: Path) -> dict[str, list[str]]:
 def render_markdown(results: dict, plots: dict[str, list[str]]) -> str:
     hw = results["hardware"]
     models = list(results["models"])
-    lines = [f"# Benchmark: {results['domain']} suite ({Path(results['suite']).name})", "",
+    lines = [f"# Benchmark: {results.get('name') or results['domain']} suite ({Path(results['suite']).name})", "",
              f"- date: {results['date']}; wall time: {results['wall_seconds']:.0f} s",
              f"- hardware: {hw.get('gpu') or hw.get('processor')} ({hw.get('cpu_threads')} torch threads), "
              f"{hw.get('platform')}; torch {hw.get('torch')}, transformers {hw.get('transformers')}, peft {hw.get('peft')}",
@@ -213,7 +213,7 @@ def print_table(results: dict) -> None:
     from rich.table import Table
 
     models = list(results["models"])
-    table = Table(title=f"{results['domain']} suite: mean +- std over {results['config']['seeds']} seed(s)")
+    table = Table(title=f"{results.get('name') or results['domain']} suite: mean +- std over {results['config']['seeds']} seed(s)")
     for column in ("task", "variant", "lang", "model", "score", f"delta vs {models[0]} [95% CI]", "gap"):
         table.add_column(column, justify="right" if column in ("score", "gap") else "left")
     for rec in results["summary"]:
