@@ -99,9 +99,10 @@ def build_backend(model: str, pretokenizer: str, lowercase: bool, special_tokens
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100, continuing_subword_prefix=prefix)
                     if model == "wordpiece" else models.Unigram())
     if pretokenizer == "code":
-        # Raw text -> the same marker characters the tree-sitter pre-tokenizer uses.
-        tok.normalizer = normalizers.Sequence([normalizers.Replace(" ", "▁"), normalizers.Replace("\t", "␉"),
-                                               normalizers.Replace("\n", "↵")])
+        # Raw text -> the marker characters the tree-sitter pre-tokenizer uses, as far as regexes can tell them.
+        from .loader import raw_code_normalizer
+
+        tok.normalizer = raw_code_normalizer()
         tok.pre_tokenizer = pre_tokenizers.Split(Regex(_RAW_CODE_SPLIT), behavior="isolated")
         tok.decoder = decoders.Sequence([decoders.Fuse(), decoders.Replace("▁", " "),
                                                  decoders.Replace("␉", "\t"), decoders.Replace("↵", "\n"),
