@@ -155,9 +155,11 @@ def read_conll(path: Path, token_column: int = 0, tag_column: int = -1) -> list[
         try:
             token, tag = cols[token_column], cols[tag_column]
         except IndexError:
+            token, tag = "", ""
+        if len(cols) < 2 or not token:
             raise bad_format(path, f"line {number}: {len(cols)} column(s); expected a token and a BIO tag "
-                                   f"(columns {token_column} and {tag_column})") from None
-        if len(cols) < 2 or not (tag == "O" or (tag[:2] in TAG_PREFIXES and len(tag) > 2)):
+                                   f"(columns {token_column} and {tag_column})")
+        if not (tag == "O" or (tag[:2] in TAG_PREFIXES and len(tag) > 2)):
             raise bad_format(path, f"line {number}: token columns ending in a BIO tag (O, B-X, I-X), got {tag!r}")
         tokens.append(token)
         tags.append(tag)
