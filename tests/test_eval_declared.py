@@ -208,8 +208,8 @@ ERRORS = [  # (task entry, files to write: name -> rows, expected message patter
     (GOOD + ", metric: mrr@10}", r"metric 'mrr@10' is not one a classification task produces"),
     (GOOD.replace("classification", "ranking") + "}", r"unknown or missing kind 'ranking'"),
     (GOOD.replace("d.csv", "missing.csv") + "}", r"files.train: 'missing.csv' not found"),
-    ("{name: t, kind: token, format: conll, path: d.csv}", r"d.csv: not in the expected format \(line 1: token columns "
-                                                           r"ending in a BIO tag"),
+    ("{name: t, kind: token, format: conll, path: d.csv}", r"d.csv: not in the expected format \(line 1: 1 column\(s\); "
+                                                           r"expected a token and a BIO tag"),
     ("{name: t, kind: retrieval, path: d.csv, query: sentence, document: sentiment, label: x}",
      r"key 'label' does not apply to a retrieval task"),
     ("{task: finance/twitter-sentiment, options: {levle: high}}",
