@@ -237,3 +237,48 @@ def test_duplicate_task_names_and_empty_files_are_errors(tmp_path):
                                         "label: sentiment}\n- {name: news, kind: pair, path: d.csv}\n"))
     with pytest.raises(UserError, match=r"empty.csv: no rows \(task 'e'\)"):
         load_suite(suite_file(tmp_path, "- {name: e, kind: classification, path: empty.csv}\n"))
+
+
+def test_datasets_folder_with_its_own_splits_and_the_hub_fallback(tmp_path, monkeypatch):
+    import datasets
+
+    features = datasets.Features({"sentence": datasets.Value("string"),
+                                  "sentiment": datasets.ClassLabel(names=["neg", "neu", "pos"])})
+    def part(rows):
+        return datasets.Dataset.from_dict({"sentence": [t for t, _ in rows], "sentiment": [y for _, y in rows]},
+                                          features=features)
+    numbered = [(f"{t} {i}", y) for i in range(3) for t, y in ROWS]
+    datasets.DatasetDict({"train": part(numbered), "validation": part(ROWS[:3]), "test": part(ROWS)}).save_to_disk(
+        str(tmp_path / "ds"))
+    _, data = one(tmp_path, "- {name: ds, kind: classification, format: datasets, path: ds, text: sentence, "
+                            "label: sentiment, hub: someone/tweets}\n")
+    assert (len(data.train), len(data.dev), len(data.test["en"])) == (18, 3, 6)  # the folder's own splits
+    assert data.labels == ("neg", "neu", "pos") and data.dev[0] == {"text": ROWS[0][0], "label": 2}
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # fail at once, never wait on the network
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UserError, match=r"hub data set 'someone/tweets' could not be loaded .*save_to_disk folder"):
+        one(tmp_path, "- {name: ds, kind: classification, format: datasets, path: absent, hub: someone/tweets}\n")
+
+
+def test_a_test_tag_unseen_in_train_is_an_error(tmp_path):
+    (tmp_path / "train.txt").write_text("".join(f"aspirin B-Chem\nhelps O\n{i} O\n\n" for i in range(10)))
+    (tmp_path / "test.txt").write_text("flu B-Disease\n")
+    with pytest.raises(UserError, match=r"test.txt: sentence 1: unknown label 'B-Disease' in column 'tags' .*"
+                                        r"labels found in train: O, B-Chem, I-Chem"):
+        load_suite(suite_file(tmp_path, "- {name: n, kind: token, files: {train: train.txt, test: test.txt}, "
+                                        "format: conll}\n"))
+
+
+def test_declared_ncbi_disease_equals_the_builtin_loader(tmp_path, shared_data):
+    """The real NCBI-disease files declared in YAML give what the medical domain's Python loader gives."""
+    from domain_electra.registry import get_domain
+
+    path = suite_file(tmp_path, "- {name: ncbi, kind: token, format: conll, files: {train: medical/ncbi-disease/"
+                                "train.txt, dev: medical/ncbi-disease/dev.txt, test: medical/ncbi-disease/test.txt}}\n")
+    declared = load_suite(path, data_dir=shared_data).tasks[0].task.load(shared_data)
+    builtin = get_domain("medical").task("ncbi-disease").load(shared_data)
+    assert (len(declared.train), len(declared.dev), len(declared.test["en"])) == (5424, 923, 940)
+    assert declared.train == list(builtin.train) and declared.test == dict(builtin.test)
+    assert declared.labels == builtin.labels == ("O", "B-Disease", "I-Disease")
