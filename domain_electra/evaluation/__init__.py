@@ -1,6 +1,7 @@
-"""Domain benchmarks: data-set parsers, metrics, zero-shot probes, suites, the bench runner, reports.
+"""Domain benchmarks: generic readers and splits, declared tasks, metrics, zero-shot probes, suites, the
+bench runner, reports. (Each domain's own data-set parsers live in its folder, domains/<name>/data.py.)
 
-Exports resolve lazily: the data-set parsers are imported by every domain plugin (tasks.py) and must
+Exports resolve lazily: the readers are imported by every domain plugin (through plugin_api) and must
 not pull in torch, peft or the fine-tuning package (which itself imports the metrics from here).
 """
 from __future__ import annotations
