@@ -215,6 +215,7 @@ ERRORS = [  # (task entry, files to write: name -> rows, expected message patter
     ("{task: finance/twitter-sentiment, options: {levle: high}}",
      r"tasks\[0\]: unknown option 'options.levle' for task 'twitter-sentiment' \(valid: none\)"),
     ("{task: finance/multifin-highlevel, options: {levle: high}}", r"\(valid: level\)"),
+    ("{task: code/stdlib-docstring-retrieval, options: {stdlb: /usr/lib}}", r"'options.stdlb' .*\(valid: stdlib\)"),
     ("{task: ncbi-disease}", r"task 'ncbi-disease' needs a domain: write '<domain>/ncbi-disease'"),
 ]
 

@@ -94,7 +94,7 @@ def _collect(root: str) -> dict[str, list[dict]]:
     return splits
 
 
-def load_docstring_retrieval(data_dir=None, stdlib: str | None = None, **_) -> TaskData:
+def load_docstring_retrieval(data_dir=None, stdlib: str | None = None) -> TaskData:
     """Docstring -> function retrieval from the standard library at `stdlib` (default: this Python's)."""
     root = Path(stdlib) if stdlib else stdlib_dir()
     splits = _collect(str(root))
@@ -120,7 +120,7 @@ def _maxmin(root: str) -> tuple[dict, ...]:
     return tuple(rows)
 
 
-def load_stdlib_cloze_maxmin(data_dir=None, stdlib: str | None = None, **_) -> TaskData:
+def load_stdlib_cloze_maxmin(data_dir=None, stdlib: str | None = None) -> TaskData:
     """ClozeTest-maxmin built the CodeXGLUE way from the stdlib: the first max/min call is masked."""
     root = Path(stdlib) if stdlib else stdlib_dir()
     return TaskData(train=[], dev=[], test={"python": list(_maxmin(str(root)))}, labels=("max", "min"),
