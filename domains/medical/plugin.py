@@ -12,7 +12,8 @@ DOMAIN = Domain(
     tokenizer=TokenizerRecipe(
         model="wordpiece", vocab_size=16_000, lowercase=True, pretokenizer="bert", extension="extend",
         max_new_tokens=2_000,
-        extra_tokens=("[NAME]", "[DATE]", "[PHONE]", "[EMAIL]", "[ID]", "[ADDRESS]", "[URL]", "[IP]"),
+        extra_tokens=("[NAME]", "[DATE]", "[AGE]", "[PHONE]", "[EMAIL]", "[ID]", "[ADDRESS]", "[LOCATION]", "[URL]",
+                      "[IP]"),
     ),
     masking=MaskingPolicy(mask_rate=0.15, whole_word=True),
     eval_tasks=TASKS,

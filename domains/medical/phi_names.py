@@ -1,0 +1,244 @@
+"""Person names: a census name gazetteer, context rules and (when installed) spaCy's trained NER.
+
+Sources. First names and surnames: the US Census Bureau's 1990 name-frequency files as shipped by the
+`names` package on PyPI (MIT; 5,494 first names, the 20,000 most frequent of 88,799 surnames). Which
+words are also ordinary English: the WordNet lemma index inside the trained spaCy pipeline's lemmatizer
+(else spaCy's stop words). None of these is Faker, from which the evaluation notes are drawn.
+
+How a name is found, line by line. A line is "cased" unless nearly all its letters are lower-case or
+upper-case; in a caseless line every word that is not an ordinary English word may be a proper noun.
+Runs of candidate words (capitalised in cased text; initials, "da", "van", "O'" inside) become names
+when: a title precedes them ("Dr.", "Mrs."); a cue precedes them ("Patient:", "son", "spoke with");
+they hold a gazetteer name next to another candidate ("Grace Slater", "Valentine, Jessica"); or they
+are one gazetteer name that is not an ordinary word. Eponyms ("Graves disease") are not names.
+NER PERSON entities are added, run on a copy of the text whose caseless lines are title-cased word by
+word (offsets unchanged), so that "john smith" and "JOHN SMITH" reach the model as "John Smith".
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+TITLES = frozenset("mr mrs ms miss mx dr prof sr sister nurse".split())
+# A cue before a name: the next candidate run is a name even if no list knows it.
+CUES = frozenset("""patient pt name son daughter wife husband mother father brother sister grandson granddaughter
+niece nephew guardian friend partner caregiver signed cosigned dictated attending physician surgeon resident
+contact cc by with mom dad aunt uncle fiance fiancee spouse informant""".split())
+# Words that a name is never part of, whatever the gazetteer says (so runs stop there).
+NEVER = frozenset("""patient pt dr mr mrs ms md do rn np pa phd the a an and or of in on at to for with from by is was
+were has had have be been seen today yesterday tomorrow she he her his they their him we our you your i me my
+who which that this these those it its also then there here when where while after before since about per via
+bp hr rr temp spo2 ed er icu or mri ct cbc bmp ekg ecg abvd copd chf cad dm htn iv po prn bid tid qid qd mg ml
+kg cm mm mmol mcg dose daily twice weekly monthly hospital clinic center medical street road avenue""".split())
+EPONYM_NEXT = frozenset("""disease syndrome palsy lymphoma sarcoma tumor tumour sign signs test score scale criteria
+catheter procedure reflex phenomenon history maneuver manoeuvre classification fracture ulcer disorder's disease's
+anomaly deformity node nodes cell cells method technique law rule index solution's solution stain""".split())
+PARTICLES = frozenset("da de del della der di do dos du la le van von ter ten bin al el st o' mc mac y".split())
+# After a run at the start of a sentence, these verbs make it a name ("Grace tolerated the procedure").
+NAME_VERBS = frozenset("""reports reported states stated denies denied tolerated presented presents complains
+complained was is has had called returns returned arrived notes noted agrees agreed understands declined
+refused asked says said feels felt will""".split())
+WORD = re.compile(r"(?<!\w)[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?(?!\w)")
+SURNAMES_KEPT = 20_000
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> tuple[frozenset, frozenset, str]:
+    """(first names, surnames, source), lower-cased; empty with a note when `names` is not installed."""
+    try:
+        from importlib.resources import files
+
+        base = files("names")
+        first = set()
+        for fn in ("dist.male.first", "dist.female.first"):
+            first |= {line.split()[0].lower() for line in (base / fn).read_text().splitlines() if line.strip()}
+        rows = (base / "dist.all.last").read_text().splitlines()[:SURNAMES_KEPT]
+        last = {line.split()[0].lower() for line in rows if line.strip()}
+        return frozenset(first), frozenset(last), "US Census 1990 name lists (PyPI `names`)"
+    except (ImportError, ModuleNotFoundError, FileNotFoundError):
+        return frozenset(), frozenset(), "no name gazetteer (pip install names)"
+
+
+def english_words(trained) -> tuple[frozenset, bool]:
+    """Ordinary English words: WordNet's lemma index from the trained pipeline, else spaCy's stop words."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    words = set(STOP_WORDS) | NEVER
+    lemmatizer = dict(trained.components).get("lemmatizer") if trained is not None else None  # disabled, still there
+    if lemmatizer is not None:
+        table = lemmatizer.lookups.get_table("lemma_index", {})
+        for _, lemmas in table.items():
+            words.update(w for w in lemmas if w.isalpha())
+    return frozenset(words), lemmatizer is not None
+
+
+SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)([^\W\d_])")
+
+
+def caseless(line: str) -> bool:
+    """All upper-case, or lower-case even where sentences start (ordinary prose has few capitals too)."""
+    letters = sum(c.isalpha() for c in line)
+    if letters < 4:
+        return False
+    upper = sum(c.isupper() for c in line)
+    if upper >= letters * 0.9:
+        return True
+    starts = [m.group(1) for m in SENTENCE_START.finditer(line)]
+    return upper == 0 or (len(starts) >= 2 and sum(c.islower() for c in starts) > len(starts) / 2)
+
+
+def restore_case(text: str, maybe_name) -> str:
+    """Caseless lines as ordinary text: lower-case, with the words that may be names capitalised
+    (`maybe_name(word)`), so that NER sees "spoke with John Smith at length". Same length: offsets stay valid."""
+    def fix(m: re.Match) -> str:
+        word = m.group()
+        new = word.capitalize() if maybe_name(word) else word.lower()
+        return new if len(new) == len(word) else word
+
+    out = []
+    for line in text.splitlines(keepends=True):
+        fixed = WORD.sub(fix, line) if caseless(line) else line
+        out.append(fixed if len(fixed) == len(line) else line)
+    return "".join(out)
+
+
+class NameFinder:
+    """Rule-based names with the gazetteer; `find(text)` returns (start, end) spans."""
+
+    def __init__(self, words: frozenset, lexicon: bool):
+        self.first, self.last, self.source = gazetteer()
+        self.words = words
+        self.lexicon = lexicon  # False: no dictionary, so an unknown word is no evidence of a name
+
+    def is_word(self, low: str) -> bool:
+        """An English word or a regular inflection of one ("records", "faxed", "admitted", "higher")."""
+        words = self.words
+        return (low in words or (low.endswith("s") and low[:-1] in words) or (low.endswith(("es", "ed", "er"))
+                and (low[:-2] in words or low[:-1] in words)) or (low.endswith("ing") and low[:-3] in words)
+                or (low.endswith("ly") and low[:-2] in words) or (low.endswith(("ied", "ies")) and low[:-3] + "y" in words))
+
+    def _kind(self, token: str, cased: bool) -> int:
+        """0: not a name word; 1: may be part of a name; 2: a name on its own (a gazetteer name, not a word)."""
+        low = token.lower().rstrip(".")
+        if len(token) == 2 and token[1] == "." and (token[0].isupper() or not cased):
+            return 1  # an initial: "A."
+        if low in NEVER or low in CUES or low in TITLES or not low:
+            return 0
+        if cased and not token[0].isupper():
+            return 1 if low in PARTICLES else 0
+        if cased and len(low) > 1 and token.isupper():
+            return 0  # an acronym in cased text: "ABVD", "MRI"
+        if len(low) == 1:
+            return 1  # an initial
+        named = low in self.first or low in self.last
+        word = self.is_word(low)
+        if named and not word:
+            return 2
+        if named or not word:
+            return 1
+        return 1 if cased else 0
+
+    def hints(self, text: str) -> list[int]:
+        """Offsets of words worth showing NER: gazetteer names and unknown words, capitalised in cased text."""
+        out, offset = [], 0
+        for line in text.splitlines(keepends=True):
+            cased = not caseless(line)
+            for m in WORD.finditer(line):
+                word = m.group()
+                if (cased and (not word[0].isupper() or word.isupper())) or word.lower() in NEVER:
+                    continue
+                low = word.lower()
+                if (self._named(word) and not self.is_word(low)) or low in self.first or (not cased and self._unknown(word)):
+                    out.append(offset + m.start())
+            offset += len(line)
+        return out
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        spans = []
+        offset = 0
+        for line in text.splitlines(keepends=True):
+            spans += [(offset + a, offset + b) for a, b in self._line(line, not caseless(line))]
+            offset += len(line)
+        return spans
+
+    def _line(self, line: str, cased: bool) -> list[tuple[int, int]]:
+        tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(line)]
+        kinds = [self._kind(t, cased) for _, _, t in tokens]
+        spans, i = [], 0
+        while i < len(tokens):
+            if not kinds[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(tokens) and kinds[j + 1] and _adjacent(line, tokens[j][1], tokens[j + 1][0]):
+                j += 1
+            run = list(range(i, j + 1))
+            # "Last, First": join two runs over a comma when one of them holds a first name.
+            if (j + 2 < len(tokens) + 1 and j + 1 < len(tokens) and kinds[j + 1]
+                    and line[tokens[j][1]:tokens[j + 1][0]].strip() == ","
+                    and (tokens[j + 1][2].lower() in self.first or all(self._unknown(tokens[k][2]) for k in run))
+                    and all(self._named(tokens[k][2]) or self._unknown(tokens[k][2]) for k in run) and j - i < 2):
+                k = j + 1
+                while k + 1 < len(tokens) and kinds[k + 1] and _adjacent(line, tokens[k][1], tokens[k + 1][0]):
+                    k += 1
+                if True:  # "Last, First"
+                    run = list(range(i, k + 1))
+                    j = k
+            if self._is_name(line, tokens, kinds, run, cased):
+                while run and tokens[run[-1]][2].lower().rstrip(".") in PARTICLES:
+                    run.pop()
+                if run:
+                    spans.append((tokens[run[0]][0], tokens[run[-1]][1] - tokens[run[-1]][2].endswith(".")
+                                   * (len(tokens[run[-1]][2]) > 2)))
+            i = j + 1
+        return spans
+
+    def _is_name(self, line: str, tokens, kinds, run: list[int], cased: bool) -> bool:
+        first_tok, last_tok = run[0], run[-1]
+        words = [tokens[k][2].lower().rstrip(".") for k in run]
+        nxt = tokens[last_tok + 1][2].lower() if last_tok + 1 < len(tokens) else ""
+        if nxt.rstrip(".") in EPONYM_NEXT or line[tokens[last_tok][1]:tokens[last_tok][1] + 2] in ("'s", "’s") \
+                and nxt.rstrip(".") in EPONYM_NEXT:
+            return False
+        prev = tokens[first_tok - 1][2].lower().rstrip(".") if first_tok else ""
+        if prev in TITLES or prev in CUES:
+            return any(kinds[k] for k in run) and not all(len(w) == 1 for w in words)
+        strong = sum(kinds[k] == 2 for k in run)
+        named = [w for w in words if (w in self.first or w in self.last) and len(w) > 1]
+        if len(run) >= 2 and named and sum(len(w) > 1 for w in words) >= 2:
+            if words[0] in self.first or (strong >= 1 and self.lexicon):
+                return True  # "Grace Slater", "Will Baker", "Okafor Smith"
+            return len(named) >= 2 or any(self._unknown(w) for w in words)
+        if len(run) == 1 and strong and self.lexicon:  # with no dictionary, "Stage" and "Blood" look like surnames
+            return not cased or not _sentence_start(line, tokens[first_tok][0]) or nxt in NAME_VERBS
+        long_words = [tokens[k][2] for k in run if len(tokens[k][2].rstrip(".")) > 1]
+        if len(long_words) >= 2 and all(self._unknown(w) for w in long_words):
+            return True  # "Adelmo Pergolesi": two capitalised words that no English dictionary knows
+        followed = nxt in NAME_VERBS or line[tokens[last_tok][1]:tokens[last_tok][1] + 2] == " ("
+        if len(run) == 1 and (named or self._unknown(tokens[first_tok][2])) and followed \
+                and _sentence_start(line, tokens[first_tok][0]):
+            return True  # "Artur reports ...", "Fiyaz (age 101) fell"
+        return False
+
+    def _named(self, token: str) -> bool:
+        low = token.lower().rstrip(".")
+        return low in self.first or low in self.last
+
+    def _unknown(self, token: str) -> bool:
+        """Neither an English word nor an acronym: most likely a proper noun."""
+        low = token.lower().rstrip(".")
+        return self.lexicon and len(low) > 1 and not self.is_word(low) and low not in NEVER and not (token.isupper() and len(low) < 4
+                                                                                    and low not in self.first)
+
+
+def _adjacent(line: str, end: int, start: int) -> bool:
+    """Next word of the same name: one space or hyphen apart, or after an initial ("J. Smith")."""
+    gap = line[end:start]
+    if line[end - 1] == ".":  # only an initial's full stop continues a name ("J. Smith", not "Points. Follow")
+        return gap == " " and (end < 3 or not line[end - 3].isalpha())
+    return gap in (" ", "-", "  ")
+
+
+def _sentence_start(line: str, start: int) -> bool:
+    before = line[:start].rstrip()
+    return not before or before[-1] in ".!?:;\n\"(-•*"

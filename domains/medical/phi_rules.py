@@ -1,0 +1,154 @@
+"""Regular-expression PHI rules: everything but person names.
+
+Types (placeholders): EMAIL URL IP ID PHONE DATE AGE (over 89, as HIPAA Safe Harbor requires; younger
+ages are kept) ADDRESS (street lines, "City, ST 12345", P.O. boxes, ZIP codes after a state) LOCATION
+(hospitals and clinics; cities after a cue such as "lives in"). Case-insensitive, since clinical text
+is often all lower- or upper-case. Street suffixes follow the USPS Publication 28 abbreviations plus
+common British ones.
+"""
+from __future__ import annotations
+
+import re
+
+MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+         r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
+WEEKDAY = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)"
+STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter"
+          r"|parkway|pkwy|circle|cir|highway|hwy|alley|aly|bend|bluff|branch|bridge|brook|burg|bypass|camp|canyon"
+          r"|cape|causeway|center|centre|cliff|club|common|corner|corners|course|cove|creek|crescent|crest|crossing"
+          r"|xing|dale|dam|divide|estate|estates|expressway|extension|ext|falls|ferry|field|fields|flat|flats|ford"
+          r"|forest|forge|fork|forks|fort|freeway|garden|gardens|gateway|glen|green|grove|harbor|harbour|haven"
+          r"|heights|hill|hills|hollow|inlet|island|isle|junction|key|knoll|knolls|lake|lakes|landing|light|lights"
+          r"|lock|locks|lodge|loop|mall|manor|meadow|meadows|mews|mill|mills|mission|motorway|mount|mountain|neck"
+          r"|orchard|oval|park|pass|path|pike|pine|pines|plain|plains|plaza|point|points|port|prairie|ranch|rapids"
+          r"|rest|ridge|ridges|river|row|run|shoal|shoals|shore|shores|skyway|spring|springs|spur|square|sq|station"
+          r"|stravenue|stream|summit|throughway|trace|track|trafficway|trail|trl|tunnel|turnpike|union|valley"
+          r"|valleys|viaduct|view|views|village|villages|ville|vista|walk|wall|well|wells|close|grove|gate|laneway"
+          r"|wynd|rise|parade|esplanade|quay|copse|passage|outlook|overpass|underpass|ramp|riverway|rotary|radial|route"
+          r"|unions|squares|crossroad|crossroads|mountains|hills|strasse|straße|str)s?")
+UNIT = r"(?:,?\s+(?:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|#)\.?\s*#?\s*[\w-]+)"
+CARE = (r"(?:hospital|medical cent(?:er|re)|health cent(?:er|re)|health system|clinic|infirmary|sanatorium"
+        r"|nursing home|rehabilitation cent(?:er|re)|cancer cent(?:er|re)|children's hospital|hospice)")
+STATES = ("al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh nj nm ny nc nd oh ok"
+          " or pa ri sc sd tn tx ut vt va wa wv wi wy pr gu vi as mp fm mh pw aa ae ap").split()
+STATE = r"(?:" + "|".join(STATES) + r")"
+# A capitalised place word, or (in text with no case) any word that is not a common function word.
+PLACE_WORD = r"(?:(?:st\.|saint|mount|mt\.|port|fort|new|north|south|east|west|lake|san|santa|los|las|el)\s+)?[a-z][\w'’-]*"
+ID_LABEL = (r"(?:mrn|medical record(?: number| no\.?| #)?|record (?:number|no\.?|#)|account(?: number| no\.?| #)?|acct\.?"
+            r"|patient id|member id|policy(?: number| no\.?)?|insurance id|ssn|social security(?: number)?|claim(?: number| no\.?| #)?"
+            r"|licen[cs]e(?: number| no\.?)?|chart(?: number| no\.?)?|encounter(?: number| no\.?)?|case(?: number| no\.?)"
+            r"|id(?: number| no\.?)?|no\.|#)")
+
+I = re.IGNORECASE
+RULES: tuple[tuple[str, re.Pattern], ...] = (
+    ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]", I)),
+    ("IP", re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
+    ("IP", re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])"
+                      r"|(?<![\w:])(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}[0-9a-f]{1,4}(?![\w:])", I)),
+    ("ID", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),  # SSN
+    ("ID", re.compile(rf"(?:\b{ID_LABEL}\s*(?:[:#]|no\.?|number)?\s*#?\s*)(?P<phi>[a-z]{{0,4}}[-\s]?\d[\da-z-]{{2,}}(?:\s[\da-z]{{3,}})?)\b", I)),
+    # An unlabelled identifier: a token of 6+ characters with a run of 5+ digits (a record, account or IBAN number).
+    ("ID", re.compile(r"\b(?=[a-z\d-]*\d{5})[a-z\d][a-z\d-]{5,}\b(?![.,]\d)", I)),
+    # A phone number: 9-15 digits in groups (checked in rule_spans), "+", "(0)" and extensions allowed.
+    ("PHONE", re.compile(r"(?<![\w/.-])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?|\(0\)\s?)*\d{2,10}(?:[\s.-]\d{2,8}){0,4}"
+                         r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w/])", I)),
+    ("PHONE", re.compile(r"(?<![\w/.-])\+?\d{9,14}(?:\s*(?:x|ext\.?)\s*\d{1,6})?\b", I)),
+    ("DATE", re.compile(rf"\b{WEEKDAY}?(?:{MONTH}\.?\s+{DAY},?\s+\d{{4}}|{DAY}(?:\s+of)?\s+{MONTH}\.?,?\s+\d{{4}}"
+                        rf"|{MONTH}\.?\s+{DAY}\b|{DAY}\s+{MONTH}\b\.?|{MONTH}\.?,?\s+\d{{4}}|{DAY}-{MONTH}-\d{{2,4}})\b", I)),
+    ("DATE", re.compile(r"\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+                        r"|(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))\b(?![/.-]?\d)")),
+    ("AGE", re.compile(r"\b(?:9\d|1[01]\d)(?:\s*-?\s*(?:years?|yrs?|y/?o|y\.o\.|yo)\b(?:[\s-]*old)?|[fm]\b)"
+                       r"|\b(?:age[ds]?:?|at the age of)\s+(?P<phi>9\d|1[01]\d)\b"
+                       r"|\bninety(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?(?=[\s-]+(?:years?|yrs?|y/?o)\b)", I)),
+    ("AGE", re.compile(r"\b(?P<phi>9\d|1[01]\d)\s+years\s+of\s+age\b", I)),
+    ("ADDRESS", re.compile(rf"(?<![/.:-])\b\d{{1,6}}[a-z]?,?\s+(?:[a-z][\w'’.-]*\s+){{0,4}}{STREET}\b\.?(?:\s+\d{{1,5}}(?:-\d{{1,5}})?)?{UNIT}?", I)),
+    ("ADDRESS", re.compile(r"\b[a-zäöüé][\w'’-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|singel|laan|straat|gracht"
+                           r"|vägen|gatan|plein|dreef)\s+\d{1,5}(?:-\d{1,5})?\b", I)),  # "Hauptstraße 5"
+    ("ADDRESS", re.compile(r"\b(?:apt|apartment|suite|ste|unit|flat|room|studio|level)\.?\s*#?\s*\d+[a-z]?\b"
+                           rf"(?:,?\s+(?:\d{{1,5}}\s+)?(?:[a-z][\w'’.-]*\s+){{0,3}}{STREET}\b)?", I)),
+    # After an address cue, the street line up to the next comma or full stop.
+    ("ADDRESS", re.compile(r"\b(?:lives(?: alone)? at|living at|resides at|residing at|(?:home |street |mailing )?address:?)\s+"
+                           r"(?P<phi>\d[^,.;\n]{2,40}|(?:studio|flat|unit|apt|level)[^.;\n]{2,40}?(?=,\s*[^,]*,|[.;\n]|$))", I)),
+    ("ADDRESS", re.compile(rf"\b{STATE}\s+(?P<phi>\d{{5}}(?:-\d{{4}})?)\b", I)),
+    ("ADDRESS", re.compile(rf"\b(?P<phi>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}),\s*{STATE}\.?\s+\d{{5}}", I)),
+    ("ADDRESS", re.compile(r"\bp\.?\s?o\.?\s+box\s+\d+\b|\b[a-z]{1,2}\d[a-z\d]?\s+\d[a-z]{2}\b", I)),  # P.O. box, UK postcode
+    ("LOCATION", re.compile(rf"\b(?:(?:st\.?|saint|mount|mt\.?|university of|the)\s+)?(?:[a-z][\w'’.-]*\s+){{0,3}}(?:general\s+|memorial\s+|regional\s+|community\s+)*{CARE}\b", I)),
+    ("LOCATION", re.compile(rf"\b(?:university|univ\.) of (?:[a-z][\w'’-]*\s+){{1,2}}{CARE}?", I)),
+)
+# Words a location match may not start with (rules that run case-insensitively grab the words before "Hospital").
+LEADING_NOISE = frozenset("""a an the to at from in of on by for and or with was were is be been seen admitted transferred
+previously discharged treated followed presented her his their our this that records sent faxed called went home go
+up follow care goals referral referred see seen visit into out""".split())
+# Where a city follows: "lives in Springfield", "moved to East Stephaniefort".
+CITY_CUE = re.compile(r"\b(?:lives?(?: alone)?(?: with [\w\s]{1,30}?)? in|living in|resides in|residing in|moved to|relocated to"
+                      r"|native of|resident of|family in|home in|visiting from|man from|woman from|patient from|years? in|born in)\s+"
+                      r"(?P<phi>(?:(?:st\.|saint|mount|fort|port|new|north|south|east|west|lake|san|santa|el|la|los|las)\s+)?"
+                      r"[A-Za-z][\w'’-]+(?:\s+(?!and\b|with\b|in\b|on\b|for\b|since\b|the\b)[A-Z][\w'’-]+)?)", I)
+DIGITS = re.compile(r"\d")
+CONTEXT = 80
+
+
+def _windows(text: str) -> list[tuple[int, str]]:
+    """Text around digits (merged): every rule but EMAIL, URL, LOCATION and the cues needs a digit."""
+    windows: list[list[int]] = []
+    for m in re.finditer(r"\d[\d/.:-]*", text):
+        start, end = max(0, m.start() - CONTEXT), min(len(text), m.end() + CONTEXT)
+        start = text.rfind(" ", 0, start) + 1 if start else 0  # never start inside a word
+        end_space = text.find(" ", end)
+        end = len(text) if end_space < 0 else end_space
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = max(end, windows[-1][1])
+        else:
+            windows.append([start, end])
+    return [(a, text[a:b]) for a, b in windows]
+
+
+CARE_ONLY = re.compile(rf"(?:(?:general|memorial|regional|community)\s+)*{CARE}", I)
+
+
+def _trim_location(text: str, start: int, end: int) -> int:
+    """Start after the last function word the case-insensitive rule swallowed ("follow up in clinic"
+    -> "clinic"), and in cased text after the last lower-case word; `end` when only the generic
+    words ("clinic", "General Hospital") remain: a hospital with no name identifies nobody."""
+    cased = not (text[start:end].islower() or text[start:end].isupper())
+    words = list(re.finditer(r"[\w'’.-]+", text[start:end]))
+    cut = 0
+    for i, m in enumerate(words):
+        word = m.group()
+        university = word.lower() == "of" and i and words[i - 1].group().lower() in ("university", "univ.")
+        if (word.lower() in LEADING_NOISE and not university) or (cased and word[0].islower() and not university):
+            cut = m.end()
+    rest = text[start + cut:end].lstrip()
+    if not rest or CARE_ONLY.fullmatch(rest):
+        return end
+    return end - len(rest)
+
+
+def rule_spans(text: str) -> list[tuple[int, int, str]]:
+    found = []
+    whole = [(0, text)]
+    chunks = _windows(text)
+    lowered = text.lower()
+    care = any(w in lowered for w in ("hospital", "cent", "clinic", "infirmary", "sanatorium", "home", "hospice"))
+    for kind, pattern in RULES:
+        if kind in ("EMAIL", "URL"):
+            targets = whole if ("@" in text or "://" in text or "www." in lowered) else []
+        elif kind == "LOCATION":
+            targets = whole if care else []
+        else:
+            targets = chunks
+        group = "phi" if "phi" in pattern.groupindex else 0
+        for offset, chunk in targets:
+            for m in pattern.finditer(chunk):
+                start, end = m.span(group) if m.group(group) is not None else m.span()
+                if kind == "LOCATION":
+                    start = _trim_location(chunk, start, end)
+                if kind == "PHONE" and not 9 <= sum(c.isdigit() for c in chunk[start:end].split("x")[0]) <= 15:
+                    continue
+                if end > start:
+                    found.append((offset + start, offset + end, kind))
+    for m in CITY_CUE.finditer(text):
+        found.append((m.start("phi"), m.end("phi"), "LOCATION"))
+    return found
