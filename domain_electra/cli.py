@@ -33,6 +33,25 @@ SetOpt = typer.Option(None, "--set", help="Override a config key: --set key=valu
 ForceOpt = typer.Option(False, "--force", help="Rebuild even if the output folder is complete.")
 
 
+DEBUG_ENV = "DOMAIN_ELECTRA_DEBUG"
+
+
+@app.callback()
+def _global_options(debug: bool = typer.Option(False, "--debug", help="On an error, also print the traceback "
+                                               f"with its cause (or set {DEBUG_ENV}=1).")) -> None:
+    """Adapt ELECTRA encoders to code, legal, medical and finance text."""
+    if debug:
+        import os
+
+        os.environ[DEBUG_ENV] = "1"
+
+
+def _debug() -> bool:
+    import os
+
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _flags(**values) -> dict:
     """CLI flags that were given (None means 'not given', so YAML and defaults still apply)."""
     return {k: v for k, v in values.items() if v is not None and v != [] and v != ()}
@@ -322,6 +341,10 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
+        if _debug():  # the cause an error message summarises in one line, e.g. a library's own exception
+            import traceback
+
+            traceback.print_exception(exc)
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:

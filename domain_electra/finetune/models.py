@@ -113,7 +113,9 @@ def load_base(model_dir: str | Path, kind: str, num_labels: int = 0, layers: int
             model, info = _auto_class(kind).from_pretrained(str(path), output_loading_info=True, **kwargs)
         except Exception as exc:  # corrupt weights surface as library-specific errors (SafetensorError, ...)
             first = (str(exc).splitlines() or [""])[0]
-            raise UserError(f"cannot load the model in {path}: {type(exc).__name__}: {first}") from None
+            # The cause stays attached: `domain-electra --debug` (or DOMAIN_ELECTRA_DEBUG=1) prints its traceback.
+            raise UserError(f"cannot load the model in {path}: {type(exc).__name__}: {first} "
+                            "(--debug or DOMAIN_ELECTRA_DEBUG=1 shows the traceback)") from exc
     model.fresh_modules = fresh_modules(model, info.get("missing_keys", ()))
     return model
 

@@ -167,8 +167,12 @@ def load_pair(init: str, vocab_size: int, pad_id: int, *, init_generator: str | 
     return generator, disc, facts
 
 
-def check_vocabulary(meta: dict, vocab_rows: int, facts: InitFacts) -> None:
-    """The packed token ids must mean the same tokens to the init checkpoint (a UserError otherwise)."""
+def check_vocabulary(meta: dict, vocab_rows: int, facts: InitFacts, required: bool = True) -> None:
+    """The packed token ids must mean the same tokens to the init checkpoint (a UserError otherwise).
+
+    A tokenizer that cannot be loaded is never a silent pass: a local folder that fails to load is an
+    error; one that is not here (a hub id offline, a folder left on another machine) is an error unless
+    `required` is False (PretrainConfig.verify_vocabulary), and then a one-line warning."""
     if facts.kind == "scratch":
         return
     fix = (f"pack the corpus with {facts.source}'s tokenizer, or run `domain-electra tokenizer extend` to add "
@@ -182,14 +186,34 @@ def check_vocabulary(meta: dict, vocab_rows: int, facts: InitFacts) -> None:
     if Path(packed_with).exists() and Path(facts.tokenizer_dir).exists() and \
             Path(packed_with).resolve() == Path(facts.tokenizer_dir).resolve():
         return
-    from transformers import AutoTokenizer
-
-    try:
-        ours = AutoTokenizer.from_pretrained(packed_with).get_vocab()
-        theirs = AutoTokenizer.from_pretrained(facts.tokenizer_dir).get_vocab()
-    except (OSError, ValueError):
-        return  # a tokenizer that cannot be loaded here (e.g. offline hub id): the size check above stands
+    ours = _vocabulary(packed_with, "the packed tokens' tokenizer", facts.source, required)
+    theirs = _vocabulary(facts.tokenizer_dir, f"the tokenizer of {facts.source}", facts.source, required)
+    if ours is None or theirs is None:
+        return
     if ours != theirs:
         differ = sum(1 for t, i in ours.items() if theirs.get(t) != i)
         raise UserError(f"the packed tokens were made with {packed_with}, whose vocabulary differs from "
                         f"{facts.source}'s ({differ} of {len(ours)} tokens differ): {fix}")
+
+
+def _vocabulary(source: str, role: str, init: str, required: bool) -> dict | None:
+    """`source`'s vocabulary; None (with a warning) only when it is not here and the check is opted out."""
+    import sys
+
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(source)).get_vocab()
+    except Exception as exc:  # tokenizers raises bare Exceptions for a broken tokenizer.json
+        reason = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+        if Path(source).expanduser().exists():
+            raise UserError(f"cannot check the packed tokens against {init}: {role} in {source} fails to load "
+                            f"({reason}); repair or re-save that folder so that AutoTokenizer.from_pretrained "
+                            "loads it, or re-pack the corpus with a tokenizer that loads") from exc
+        if required:
+            raise UserError(f"cannot check that the packed tokens mean the same tokens to {init}: {role} {source} "
+                            f"is not available here ({reason}); make it available (a local folder, or go online "
+                            "for a hub id), or skip the check with --set verify_vocabulary=false") from exc
+        print(f"warning: vocabulary check skipped (verify_vocabulary=false): {role} {source} is not available "
+              "here; only the token-id range was checked", file=sys.stderr, flush=True)
+        return None

@@ -104,6 +104,9 @@ class PretrainConfig:
     limit forgetting. None: no replay."""
     replay_ratio: float = 0.0
     """Share of each global batch drawn from `replay_tokens` (rounded to whole sequences)."""
+    verify_vocabulary: bool = True
+    """Check that the packed tokens' tokenizer and the init checkpoint's have the same vocabulary; when one
+    of them is not available here (a hub id offline), that is an error unless this is false."""
 
     # --- runtime --------------------------------------------------------------------------------------
     seed: int = 0
@@ -144,7 +147,7 @@ class PretrainConfig:
 # Fields that may change when an interrupted run is resumed (budgets, bookkeeping, runtime): the others
 # define the math, and a checkpoint written under different values is refused.
 RESUMABLE_CHANGES = ("max_steps", "max_tokens", "max_minutes", "save_every", "keep_last", "eval_every",
-                     "eval_batches", "log_every", "max_nonfinite_steps", "device", "compile")
+                     "eval_batches", "log_every", "max_nonfinite_steps", "device", "compile", "verify_vocabulary")
 
 
 def math_fields(config: PretrainConfig) -> dict:

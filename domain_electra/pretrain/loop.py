@@ -185,7 +185,7 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
         generator_fraction=config.generator_fraction, generator_depth_fraction=config.generator_depth_fraction,
         embedding_sharing=config.embedding_sharing, dropout=config.dropout, seed=config.seed,
         max_positions=max(512, spec.seq_len))
-    check_vocabulary(meta, discriminator.config.vocab_size, facts)
+    check_vocabulary(meta, discriminator.config.vocab_size, facts, required=config.verify_vocabulary)
     if spec.seq_len > discriminator.config.max_position_embeddings:
         raise UserError(f"seq_len {spec.seq_len} exceeds {config.init}'s {discriminator.config.max_position_embeddings} "
                         "positions; pack with a smaller --seq-len")
