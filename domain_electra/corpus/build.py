@@ -328,7 +328,8 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
         "mb_per_s": round(totals["bytes_in"] / 1e6 / max(seconds, 1e-9), 2),
         "mb_per_s_processing": round(totals["bytes_in"] / 1e6 / max(seconds - t_setup, 1e-9), 2),
         "stopped_early": stopped_early,
-        "failures": _failures(config, len(sources) + listing_failed, totals["sources_failed"] + listing_failed,
+        # Over the sources actually read (all of them, unless max_docs stopped the build early).
+        "failures": _failures(config, totals["sources_done"] + listing_failed, totals["sources_failed"] + listing_failed,
                               input_skips, samples),
         "samples": samples,
     }
