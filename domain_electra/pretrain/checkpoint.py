@@ -6,6 +6,7 @@ A checkpoint is a folder `checkpoints/step-00000120/` with
 - `rng-<rank>.pt`: each process's torch (and CUDA) random state, for dropout (`weights_only` too);
 - `trainer.json`: step, tokens, elapsed time, best validation loss, and the config fields that define
   the math (a resume under different ones is refused).
+- `manifest.json` (written last): the sha256 and size of each file above (see Integrity below).
 The data position is the step itself (batches are a pure function of it, see data.py), and the
 learning rate a pure function of step and elapsed time, so nothing else is needed for an exact resume.
 
