@@ -40,6 +40,7 @@ complained was is has had called returns returned arrived notes noted agrees agr
 refused asked says said feels felt will""".split())
 WORD = re.compile(r"(?<!\w)[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?(?!\w)")
 SURNAMES_KEPT = 20_000
+CUE_GAP = re.compile(r"\s*[:,#-]?\s*")
 
 
 @lru_cache(maxsize=1)
@@ -75,13 +76,13 @@ def english_words(trained) -> tuple[frozenset, bool]:
 SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)([^\W\d_])")
 
 
+@lru_cache(maxsize=4096)  # asked for each line by the rules, the NER gate and the case restoration
 def caseless(line: str) -> bool:
     """All upper-case, or lower-case even where sentences start (ordinary prose has few capitals too)."""
-    letters = sum(c.isalpha() for c in line)
-    if letters < 4:
+    upper, lower = sum(map(str.isupper, line)), sum(map(str.islower, line))
+    if upper + lower < 4:
         return False
-    upper = sum(c.isupper() for c in line)
-    if upper >= letters * 0.9:
+    if upper >= (upper + lower) * 0.9:
         return True
     starts = [m.group(1) for m in SENTENCE_START.finditer(line)]
     return upper == 0 or (len(starts) >= 2 and sum(c.islower() for c in starts) > len(starts) / 2)
@@ -113,6 +114,8 @@ class NameFinder:
     def is_word(self, low: str) -> bool:
         """An English word or a regular inflection of one ("records", "faxed", "admitted", "higher")."""
         words = self.words
+        if "-" in low:
+            return all(self.is_word(part) for part in low.split("-") if part)
         return (low in words or (low.endswith("s") and low[:-1] in words) or (low.endswith(("es", "ed", "er"))
                 and (low[:-2] in words or low[:-1] in words)) or (low.endswith("ing") and low[:-3] in words)
                 or (low.endswith("ly") and low[:-2] in words) or (low.endswith(("ied", "ies")) and low[:-3] + "y" in words))
@@ -148,7 +151,9 @@ class NameFinder:
                 if (cased and (not word[0].isupper() or word.isupper())) or word.lower() in NEVER:
                     continue
                 low = word.lower()
-                if (self._named(word) and not self.is_word(low)) or low in self.first or (not cased and self._unknown(word)):
+                before_capital = line[m.end():m.end() + 2][-1:].isupper()  # "Grace Slater", not "May cause"
+                if (self._named(word) and not self.is_word(low)) or (low in self.first and (before_capital or not cased)) \
+                        or (not cased and self._unknown(word)):
                     out.append(offset + m.start())
             offset += len(line)
         return out
@@ -184,7 +189,15 @@ class NameFinder:
                 if True:  # "Last, First"
                     run = list(range(i, k + 1))
                     j = k
-            if self._is_name(line, tokens, kinds, run, cased):
+            accepted = self._is_name(line, tokens, kinds, run, cased)
+            if accepted and j + 1 < len(tokens) and kinds[j + 1] and j - i < 2 \
+                    and line[tokens[j][1]:tokens[j + 1][0]].strip() == "," \
+                    and (self._named(tokens[j + 1][2]) or self._unknown(tokens[j + 1][2])):
+                k = j + 1  # "with Morris, Conor": the given name after the accepted surname
+                while k + 1 < len(tokens) and kinds[k + 1] and _adjacent(line, tokens[k][1], tokens[k + 1][0]):
+                    k += 1
+                run, j = list(range(i, k + 1)), k
+            if accepted:
                 while run and tokens[run[-1]][2].lower().rstrip(".") in PARTICLES:
                     run.pop()
                 if run:
@@ -201,6 +214,8 @@ class NameFinder:
                 and nxt.rstrip(".") in EPONYM_NEXT:
             return False
         prev = tokens[first_tok - 1][2].lower().rstrip(".") if first_tok else ""
+        if first_tok and not CUE_GAP.fullmatch(line[tokens[first_tok - 1][1]:tokens[first_tok][0]]):
+            prev = ""  # "contact 555-0134. Follow up": the cue is not next to the run
         if prev in TITLES or prev in CUES:
             return any(kinds[k] for k in run) and not all(len(w) == 1 for w in words)
         strong = sum(kinds[k] == 2 for k in run)

@@ -118,7 +118,7 @@ def _trim_location(text: str, start: int, end: int) -> int:
     for i, m in enumerate(words):
         word = m.group()
         university = word.lower() == "of" and i and words[i - 1].group().lower() in ("university", "univ.")
-        if (word.lower() in LEADING_NOISE and not university) or (cased and word[0].islower() and not university):
+        if (word.lower().strip(".") in LEADING_NOISE and not university) or (cased and word[0].islower() and not university):
             cut = m.end()
     rest = text[start + cut:end].lstrip()
     if not rest or CARE_ONLY.fullmatch(rest):
