@@ -57,11 +57,11 @@ def test_exported_folders_name_no_local_path(tmp_path):
     _run(root)
     run = root / "run"
     exported = [p for role in ("discriminator", "generator") for p in (run / role).rglob("*") if p.is_file()]
-    texts = {p.name: p.read_text(encoding="utf-8") for p in exported
-             if p.suffix in (".json", ".md", ".txt") or p.name == "README.md"}
-    assert {"README.md", "config.json", "tokenizer.json", "tokenizer_config.json"} <= set(texts)
-    for name, text in texts.items():
-        assert SECRET not in text and str(tmp_path) not in text, name
+    assert {"README.md", "config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"} <= {
+        p.name for p in exported}
+    for path in exported:  # every file, weights included, as bytes
+        data = path.read_bytes()
+        assert SECRET.encode() not in data and str(tmp_path).encode() not in data, path
     card = (run / "discriminator" / "README.md").read_text()
     tokens_sum = sum(s["tokens"] for s in json.loads((run / "tokens" / "meta.json").read_text())["splits"].values())
     assert "Corpus `corpus`: 48 documents" in card and f"{tokens_sum:,} tokens" in card
