@@ -145,8 +145,8 @@ def newest_intact(folder: Path, report: bool = True) -> list[Path]:
             return found[:i + 1]
         skipped.append(f"{found[i].name} ({reason})")
     if skipped:
-        raise UserError(f"every checkpoint in {folder} is damaged: {'; '.join(skipped)}; delete {folder} to "
-                        "start over (or restore the files from a backup)")
+        raise UserError(f"every checkpoint in {folder} fails its integrity check: {'; '.join(skipped)}; restore "
+                        f"the files from a backup, or delete {folder} to start over")
     return []
 
 
