@@ -273,6 +273,7 @@ def toolkit_runner(gen, disc, packed: Path, batch_size: int, device, total_steps
         from domain_electra.modeling import apply_dropout, share_embeddings
         from domain_electra.pretrain import (BatchSource, ElectraObjective, PretrainConfig, batch_spec,
                                              build_optimizer, lr_factor, make_train_step, to_device)
+        from domain_electra.pretrain.objective import Corruption
         from domain_electra.tokenization.packed import PackedTokens
     except ImportError as exc:
         raise RuntimeError(f"unavailable: domain_electra.pretrain ({exc})") from None
@@ -287,7 +288,9 @@ def toolkit_runner(gen, disc, packed: Path, batch_size: int, device, total_steps
     for model in (gen, disc):
         apply_dropout(model, dropout)
     share_embeddings(gen, disc, config.embedding_sharing)
-    objective = ElectraObjective(gen, disc, train.meta["special_ids"]["mask"], config.rtd_weight).to(device)
+    # Every masked slot reads [MASK], as in the plain loop, so the same-math curve check compares like with like.
+    objective = ElectraObjective(gen, disc, train.meta["special_ids"]["mask"], config.rtd_weight,
+                                 Corruption(1.0, 0.0)).to(device)
     step_fn = make_train_step(objective, build_optimizer(objective, config, device), config, device)
     pool, ahead = ThreadPoolExecutor(max_workers=1), {}
 

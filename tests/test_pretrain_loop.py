@@ -19,8 +19,11 @@ from test_pretrain_common import MINILM, real_tokens, stdlib_texts, tiny_config,
 from domain_electra.errors import UserError  # noqa: E402
 from domain_electra.pretrain import pretrain  # noqa: E402
 
-# First three training losses (MLM + 50 RTD) of the seeded micro model on the synthetic tokens (CPU, fp32).
-PINNED_LOSSES = [39.189247, 38.893196, 38.453102]
+# First three training losses (MLM + 50 RTD) of the seeded micro model on the synthetic tokens (CPU, fp32),
+# under ELECTRA's 85/15 corruption.
+PINNED_LOSSES = [39.187840, 38.896721, 38.451782]
+# The same for objective mlm (the full-size micro model and a fresh tied head, BERT's 80/10/10).
+PINNED_MLM_LOSSES = [4.448596, 4.440016, 4.414155]
 METRIC_KEYS = {"step", "tokens", "split", "gen_loss", "gen_acc", "disc_loss", "disc_acc", "disc_auc", "lr",
                "tokens_per_s"}
 
@@ -80,6 +83,24 @@ def test_resuming_from_an_earlier_checkpoint_ends_with_identical_weights(finishe
     b = load_file(copy / "checkpoints" / "step-00000006" / "model.safetensors")
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
     assert [r["step"] for r in _rows(copy)] == [r["step"] for r in _rows(out)]  # no duplicated lines
+
+
+def test_mlm_objective_run_pins_its_losses_and_exports_like_rtd(tokens, tmp_path):
+    from transformers import AutoModel, AutoModelForMaskedLM
+
+    result = pretrain(tiny_config(objective="mlm"), tokens, tmp_path / "out", progress=False)
+    rows = _rows(tmp_path / "out")
+    train = [r for r in rows if r["split"] == "train"]
+    assert [r["loss"] for r in train][:3] == pytest.approx(PINNED_MLM_LOSSES, abs=1e-4)
+    assert all(r["loss"] == pytest.approx(r["gen_loss"]) and r["disc_auc"] is None for r in rows)
+    assert result["tokens"] == 6 * 8 * 32  # same steps and tokens as the RTD run of the same config
+    encoder = AutoModel.from_pretrained(result["discriminator"])
+    mlm = AutoModelForMaskedLM.from_pretrained(result["generator"])
+    assert mlm.config.num_hidden_layers == encoder.config.num_hidden_layers == 2 and mlm.config.hidden_size == 64
+    ours, theirs = encoder.state_dict(), mlm.electra.state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    saved = load_file(tmp_path / "out" / "checkpoints" / "step-00000006" / "model.safetensors")
+    assert any(k.startswith("generator.generator_predictions") for k in saved)  # the MLM head is checkpointed
 
 
 def test_resume_under_a_different_objective_is_refused(finished, tokens, tmp_path):

@@ -117,3 +117,29 @@ def test_validation_batches_are_fixed_and_carry_an_attention_mask(tmp_path):
     last = source.eval_batch((len(validation) - 1) // 4, 4)
     assert (last["attention_mask"] == (last["input_ids"] != 0)).all() and (last["attention_mask"] == 0).any()
     assert source.eval_batch(len(validation), 4) is None
+
+
+def test_electra_85_15_corruption_on_data_batches_with_whole_words_and_spans(tmp_path):
+    # The positions come from masking.py (whole words / spans intact); which of them read [MASK] is decided
+    # per slot from the batch's own corruption draws: 85% [MASK], 15% the original token, for every mode.
+    import torch
+
+    from domain_electra.pretrain.data import to_device
+    from domain_electra.pretrain.objective import ELECTRA, masked_inputs
+
+    folder = tiny_tokens(tmp_path / "tokens", seq_len=64, train_docs=200)
+    train = PackedTokens(folder, "train")
+    for whole_word, span in ((False, False), (True, False), (False, True)):
+        spec = batch_spec(train.meta, 0.15, whole_word, span, 8)
+        source = BatchSource(spec, train, 32, seed=1)
+        at_mask = kept = 0
+        for step in range(40):  # ~40 x 32 x 9 = 11,500 masked slots
+            batch = to_device(source.global_batch(step), "cpu")
+            assert batch["corrupt_draws"].shape == batch["mask_positions"].shape
+            gen_in, original, _ = masked_inputs(batch["input_ids"], batch["mask_positions"], batch["mask_weights"], 4,
+                                                ELECTRA, batch["corrupt_draws"])
+            now, used = gen_in.gather(1, batch["mask_positions"]), batch["mask_weights"] > 0
+            at_mask += int((now == 4)[used].sum())
+            kept += int((now == original)[used].sum())
+        total = at_mask + kept  # nothing else: no random-token replacement
+        assert abs(at_mask / total - 0.85) < 0.015 and total > 8000, (whole_word, span, at_mask / total)

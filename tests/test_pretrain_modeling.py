@@ -1,5 +1,6 @@
-"""Starting points: BERT-layout conversion (weight equivalence on real checkpoints), generator shapes,
-presets, sharing, vocabulary checks."""
+"""Starting points: BERT-layout conversion (weight equivalence on real checkpoints), the generator copied
+from the checkpoint (real MiniLM; a tiny BertForMaskedLM's MLM head reused), generator shapes, presets,
+sharing, vocabulary checks."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from test_pretrain_common import E5, MINILM, tiny_tokenizer, one_thread  # noqa:
 from domain_electra.errors import UserError  # noqa: E402
 from domain_electra.modeling import (GDESEmbedding, InitFacts, bert_to_electra, check_vocabulary,  # noqa: E402
                                      generator_config, load_pair, plain_discriminator, scratch_config)
+from domain_electra.modeling.load import load_mlm, mlm_head_state  # noqa: E402
 
 
 def _same_hidden_states(bert, electra, vocab: int, tol: float) -> None:
@@ -49,14 +51,94 @@ def test_real_bert_layout_checkpoints_load_with_identical_hidden_states(folder):
     config = json.loads((folder / "config.json").read_text())
     bert = AutoModel.from_pretrained(str(folder))
     if folder == MINILM:  # the whole starting-point path (E5's 250k vocabulary makes it slow: conversion only)
-        generator, discriminator, facts = load_pair(str(folder), 0, 0, embedding_sharing="gdes")
-        assert facts.kind == "bert" and facts.generator == "built" and facts.tokenizer_dir == str(folder)
+        generator, discriminator, facts = load_pair(str(folder), 0, 0, embedding_sharing="gdes",
+                                                    generator_init="random")
+        assert facts.kind == "bert" and facts.generator == "random" and facts.tokenizer_dir == str(folder)
         # generator at 1/4 width with the head size kept: 12 heads of 32 -> 3 heads, hidden 96
         assert (generator.config.hidden_size, generator.config.num_attention_heads) == (96, 3)
     else:
         discriminator = bert_to_electra(bert)
     assert discriminator.config.hidden_size == config["hidden_size"]
     _same_hidden_states(bert, discriminator, config["vocab_size"], 1e-5)
+
+
+def test_default_generator_of_real_minilm_is_its_bottom_layers_with_the_output_tied():
+    if not MINILM.is_dir():
+        pytest.skip(f"{MINILM} absent (build it with ../shared/tools/prepare_checkpoints.py)")
+    from transformers import AutoModel
+
+    assert mlm_head_state(MINILM) is None  # a sentence-embedding model: encoder only, no cls.predictions
+    bert = AutoModel.from_pretrained(str(MINILM)).eval()
+    generator, discriminator, facts = load_pair(str(MINILM), 0, 0, generator_layers=2)
+    assert facts.generator == "copy-2" and generator.config.num_hidden_layers == 2
+    assert generator.config.hidden_size == bert.config.hidden_size == 384  # full width
+    for i in range(2):
+        source = bert.encoder.layer[i].state_dict()
+        copied = generator.electra.encoder.layer[i].state_dict()
+        assert source.keys() == copied.keys() and all(torch.equal(source[k], copied[k]) for k in source)
+    ours = generator.electra.encoder.layer[0].attention.self.query.weight
+    assert ours is not discriminator.electra.encoder.layer[0].attention.self.query.weight  # a copy: trains apart
+    words = discriminator.electra.embeddings.word_embeddings.weight
+    assert generator.electra.embeddings is discriminator.electra.embeddings and generator.generator_lm_head.weight is words
+    ids = torch.randint(1000, 30000, (2, 16), generator=torch.Generator().manual_seed(0))
+    generator.eval()
+    with torch.no_grad():
+        expected = bert(input_ids=ids, output_hidden_states=True).hidden_states[2]
+        assert (generator.electra(input_ids=ids).last_hidden_state - expected).abs().max().item() < 1e-5
+    with pytest.raises(UserError, match="generator_layers must be 1..6"):
+        load_pair(str(MINILM), 0, 0, generator_layers=7)
+
+
+def _tiny_bert_mlm(folder: Path):
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                                       intermediate_size=64, max_position_embeddings=64)).eval()
+    with torch.no_grad():  # a head that is not at its init values, so a skipped copy would show
+        for param in model.cls.predictions.parameters():
+            param.add_(torch.randn_like(param) * 0.1)
+    model.save_pretrained(str(folder))
+    return model
+
+
+def test_the_mlm_head_of_a_bert_for_masked_lm_is_reused(tmp_path):
+    bert = _tiny_bert_mlm(tmp_path / "bert")
+    generator, discriminator, facts = load_pair(str(tmp_path / "bert"), 0, 0, generator_layers=1)
+    assert facts.kind == "bert" and facts.generator == "copy-1+mlm-head"
+    head = bert.cls.predictions
+    assert torch.equal(generator.generator_predictions.dense.weight, head.transform.dense.weight)
+    assert torch.equal(generator.generator_predictions.LayerNorm.bias, head.transform.LayerNorm.bias)
+    assert torch.equal(generator.generator_lm_head.bias, head.bias)
+    assert generator.generator_lm_head.weight is discriminator.electra.embeddings.word_embeddings.weight
+    # all layers copied: the generator IS the BertForMaskedLM (same logits); so is the MLM objective's model
+    full, _, _ = load_pair(str(tmp_path / "bert"), 0, 0, generator_layers=3, embedding_sharing="gdes")
+    mlm, mlm_disc, mlm_facts = load_mlm(str(tmp_path / "bert"), 0, 0)
+    assert mlm_facts.generator == "mlm+mlm-head" and mlm.electra is mlm_disc.electra
+    ids = torch.randint(5, 99, (2, 12), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = bert(input_ids=ids).logits
+        for model in (full.eval(), mlm.eval()):
+            assert (model(input_ids=ids).logits - expected).abs().max().item() < 1e-5
+
+
+def test_an_electra_discriminator_alone_gets_a_copied_generator_and_scratch_refuses_copy(tmp_path):
+    from transformers import ElectraConfig, ElectraForPreTraining
+
+    torch.manual_seed(0)
+    config = ElectraConfig(vocab_size=77, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    ElectraForPreTraining(config).save_pretrained(str(tmp_path / "disc"))
+    generator, discriminator, facts = load_pair(str(tmp_path / "disc"), 0, 0, generator_layers=1)
+    assert facts.kind == "electra" and facts.generator == "copy-1"
+    assert torch.equal(generator.electra.embeddings_project.weight, discriminator.electra.embeddings_project.weight)
+    ids = torch.randint(5, 77, (1, 10), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert generator.eval()(input_ids=ids).logits.shape == (1, 10, 77)
+    with pytest.raises(UserError, match="generator_init=random"):
+        load_pair("scratch:micro", 85, 0, generator_init="copy")
+    with pytest.raises(UserError, match="'copy' or 'random'"):
+        load_pair(str(tmp_path / "disc"), 0, 0, generator_init="bottom")
 
 
 def test_generator_shapes_follow_the_paper():
@@ -96,7 +178,7 @@ def test_an_exported_gdes_pair_reloads_as_the_same_models(tmp_path):
 
 
 def test_vocabulary_mismatch_is_a_user_error(tmp_path):
-    facts = InitFacts("bert", str(MINILM), "built", str(MINILM))
+    facts = InitFacts("bert", str(MINILM), "copy-2", str(MINILM))
     with pytest.raises(UserError, match="tokenizer extend"):
         check_vocabulary({"vocab_size": 40000, "tokenizer": str(MINILM)}, 30522, facts)
     if MINILM.is_dir():

@@ -1,5 +1,5 @@
-"""The objective piece by piece: sampling, RTD labels, hand-computed losses, GDES gradients, AUC, the
-guarded optimizer step."""
+"""The objective piece by piece: sampling, RTD labels, the 85/15 and 80/10/10 corruption, hand-computed
+losses, the MLM-only objective's pinned loss, GDES gradients, AUC, the guarded optimizer step."""
 from __future__ import annotations
 
 import math
@@ -14,8 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_pretrain_common import tiny_config, one_thread  # noqa: E402,F401
 
 from domain_electra.modeling import GDESEmbedding, load_pair  # noqa: E402
-from domain_electra.pretrain.objective import (ElectraObjective, electra_losses, electra_outputs,  # noqa: E402
-                                               masked_inputs, replaced_inputs, roc_auc, sample_tokens)
+from domain_electra.modeling.load import load_mlm  # noqa: E402
+from domain_electra.pretrain.objective import (BERT, ELECTRA, Corruption, ElectraObjective,  # noqa: E402
+                                               MLMObjective, electra_losses, electra_outputs, masked_inputs,
+                                               replaced_inputs, roc_auc, sample_tokens)
 from domain_electra.pretrain.step import build_optimizer, lr_factor, make_train_step  # noqa: E402
 
 
@@ -31,7 +33,7 @@ def test_inverse_cdf_sampling_hand_checked():
 def test_masking_and_rtd_labels_a_sample_equal_to_the_original_is_not_replaced():
     ids = torch.tensor([[2, 10, 11, 12, 13, 3]])
     positions, weights = torch.tensor([[1, 3, 4]]), torch.tensor([[1.0, 1.0, 0.0]])  # slot 3 unused
-    gen_in, original = masked_inputs(ids, positions, weights, mask_id=4)
+    gen_in, original, _ = masked_inputs(ids, positions, weights, mask_id=4)
     assert gen_in.tolist() == [[2, 4, 11, 4, 13, 3]] and original.tolist() == [[10, 12, 13]]
     sampled = torch.tensor([[10, 20, 30]])  # slot 1 sampled the original back; slot 3 is unused
     disc_in, labels = replaced_inputs(ids, positions, weights, original, sampled)
@@ -63,7 +65,78 @@ def _batch(seed=0):
     ids = torch.tensor(np.concatenate([np.full((4, 1), 2), rng.integers(5, 85, (4, 14)), np.full((4, 1), 3)], 1))
     positions = torch.tensor(np.stack([rng.choice(np.arange(1, 15), 3, replace=False) for _ in range(4)]))
     return {"input_ids": ids, "mask_positions": positions, "mask_weights": torch.ones(4, 3),
-            "sample_draws": torch.tensor(rng.random((4, 3)), dtype=torch.float32)}
+            "sample_draws": torch.tensor(rng.random((4, 3)), dtype=torch.float32),
+            "corrupt_draws": torch.tensor(rng.random((4, 3)), dtype=torch.float32)}
+
+
+def test_corruption_hand_checked_electra_85_15_and_bert_80_10_10():
+    ids = torch.tensor([[2, 10, 11, 12, 13, 14, 3]])
+    positions, weights = torch.tensor([[1, 2, 3, 4, 5]]), torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])
+    draws = torch.tensor([[0.1, 0.849, 0.85, 0.99, 0.0]])  # the last slot is unused: never touched
+    gen_in, original, at_mask = masked_inputs(ids, positions, weights, 4, ELECTRA, draws)
+    assert gen_in.tolist() == [[2, 4, 4, 12, 13, 14, 3]] and at_mask.tolist() == [[True, True, False, False, False]]
+    random_draws = torch.tensor([[0.5, 0.5, 0.5, 0.999, 0.5]])
+    draws = torch.tensor([[0.79, 0.8, 0.89, 0.899, 0.9]])
+    gen_in, _, _ = masked_inputs(ids, positions, weights, 4, BERT, draws, random_draws, vocab_size=100)
+    # [MASK] below 0.8, a random id floor(draw * 100) in [0.8, 0.9), the original token from 0.9 on
+    assert gen_in.tolist() == [[2, 4, 50, 50, 99, 14, 3]]
+
+
+@pytest.mark.parametrize("corruption,mask,random", [(ELECTRA, 0.85, 0.0), (BERT, 0.8, 0.1)])
+def test_corruption_rates_over_a_large_seeded_batch(corruption, mask, random):
+    g = torch.Generator().manual_seed(0)
+    rows, length, slots = 2000, 40, 8
+    ids = torch.randint(5, 1000, (rows, length), generator=g)
+    positions = torch.stack([torch.randperm(length, generator=g)[:slots] for _ in range(rows)])
+    weights = (torch.rand(rows, slots, generator=g) < 0.75).float()  # a quarter of the slots unused
+    gen_in, original, at_mask = masked_inputs(ids, positions, weights, 4, corruption, torch.rand(rows, slots, generator=g),
+                                              torch.rand(rows, slots, generator=g), vocab_size=1000)
+    now, used = gen_in.gather(1, positions), weights > 0
+    n = int(used.sum())  # ~12000 slots: 4 standard errors of a share are below 0.013
+    assert abs(float((now == 4)[used].sum()) / n - mask) < 0.013
+    kept = float((now == original)[used].sum()) / n  # a random id equals the original 1 time in 1000
+    assert abs(kept - (1 - mask - random)) < 0.013
+    assert torch.equal(now[~used], original[~used]) and torch.equal(at_mask, (now == 4) & used)
+    untouched = torch.ones_like(ids, dtype=torch.bool).scatter(1, positions, False)
+    assert torch.equal(gen_in[untouched], ids[untouched])
+
+
+# MLM loss of the seeded micro model (scratch, fresh tied head) on _batch() under BERT's 80/10/10 (CPU, fp32).
+PINNED_MLM_LOSS = 4.490455
+
+
+def test_mlm_objective_loss_pinned_and_equal_to_the_hugging_face_forward():
+    model, discriminator, facts = load_mlm("scratch:micro", 85, 0, dropout=0.0, seed=0)
+    assert model.electra is discriminator.electra and facts.generator == "mlm"
+    assert model.generator_lm_head.weight is discriminator.electra.embeddings.word_embeddings.weight
+    objective = MLMObjective(model, discriminator, mask_id=4).eval()
+    batch = _batch()
+    losses = objective(**batch)
+    assert losses["loss"].item() == pytest.approx(PINNED_MLM_LOSS, abs=1e-5)
+    assert losses["disc_loss"].item() == 0 and losses["masked"].item() == 12
+    # the same loss from the model's own full-sequence forward (no slot gather)
+    gen_in, original, _ = masked_inputs(batch["input_ids"], batch["mask_positions"], batch["mask_weights"], 4, BERT,
+                                        batch["corrupt_draws"], batch["sample_draws"], 85)
+    with torch.no_grad():
+        logits = model(input_ids=gen_in).logits
+    picked = logits.gather(1, batch["mask_positions"].unsqueeze(-1).expand(-1, -1, 85))
+    reference = torch.nn.functional.cross_entropy(picked.flatten(0, 1), original.flatten())
+    assert losses["loss"].item() == pytest.approx(reference.item(), abs=1e-5)
+    losses["loss"].backward()
+    assert discriminator.discriminator_predictions.dense.weight.grad is None  # the RTD head is not trained
+    assert discriminator.electra.encoder.layer[0].attention.self.query.weight.grad is not None
+
+
+def test_generator_warm_up_trains_the_generator_alone():
+    generator, discriminator = _micro_pair("tied")
+    objective = ElectraObjective(generator, discriminator, mask_id=4, rtd_weight=50.0)
+    objective.joint = False
+    losses = objective(**_batch())
+    assert losses["disc_loss"].item() == 0 and losses["loss"].item() == pytest.approx(losses["gen_loss"].item())
+    losses["loss"].backward()
+    assert discriminator.discriminator_predictions.dense.weight.grad is None
+    assert discriminator.electra.encoder.layer[0].attention.self.query.weight.grad is None
+    assert generator.electra.encoder.layer[0].attention.self.query.weight.grad is not None
 
 
 def test_gdes_the_rtd_loss_reaches_the_residual_but_not_the_shared_embeddings():

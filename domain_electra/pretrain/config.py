@@ -30,13 +30,21 @@ class PretrainConfig:
     any BERT-layout encoder (BERT, MiniLM, E5), which is mapped into an ELECTRA discriminator."""
     init_generator: Optional[str] = None
     """Folder or hub id of an ELECTRA generator to pair with a discriminator-only `init`
-    (e.g. google/electra-base-generator). None: build a generator at `generator_fraction`."""
+    (e.g. google/electra-base-generator). None: build one by `generator_init`."""
+    generator_init: Optional[Literal["copy", "random"]] = None
+    """How a generator is built when none is loaded. "copy": the checkpoint's bottom `generator_layers`
+    layers at full width, its MLM head (`cls.predictions`) when it has one, output tied to the embeddings.
+    "random": random layers at `generator_fraction` x `generator_depth_fraction` of the discriminator.
+    None: "copy" for a pretrained init (BERT layout, ELECTRA discriminator alone), "random" for scratch."""
+    generator_layers: int = 2
+    """Bottom layers of the checkpoint copied into a "copy" generator (measured on MiniLM-L6, medical:
+    benchmarks/RESULTS.md, "Generator initialisation for continued pretraining")."""
     generator_fraction: Optional[float] = None
-    """Width of a newly built generator relative to the discriminator (ELECTRA paper: 1/4 to 1/3). The
+    """Width of a generator_init "random" generator relative to the discriminator (ELECTRA paper: 1/4 to 1/3). The
     attention head size is kept, so the generator gets round(heads * fraction) heads (at least one).
     None: the preset's paper value (1/3 for base, 1/4 otherwise; 1/4 for loaded checkpoints)."""
     generator_depth_fraction: float = 1.0
-    """Depth of a newly built generator relative to the discriminator (number of layers, at least one)."""
+    """Depth of a generator_init "random" generator relative to the discriminator (number of layers, at least one)."""
     embedding_sharing: Literal["tied", "gdes"] = "tied"
     """"tied": generator and discriminator share one embedding module (token, position, type, LayerNorm),
     as in ELECTRA. "gdes": DeBERTa-V3 gradient-disentangled sharing: the generator owns the token
@@ -46,8 +54,25 @@ class PretrainConfig:
     """Override the hidden and attention dropout of both models (None keeps the checkpoint's / preset's)."""
 
     # --- objective ------------------------------------------------------------------------------------
+    objective: Literal["rtd", "mlm"] = "rtd"
+    """"rtd": ELECTRA (generator MLM + rtd_weight x replaced-token detection). "mlm": masked-language
+    modelling of the full-size model alone (what transformers' run_mlm.py and allenai/dont-stop-pretraining
+    do), with the checkpoint's MLM head or a fresh one tied to the embeddings: the control that RTD's
+    sample efficiency is measured against, on the same data, steps and tokens."""
     mask_rate: float = 0.15
     """Share of the maskable (non-special) tokens of each sequence that the generator must fill in."""
+    mask_token_share: Optional[float] = None
+    """Of the masked positions, the share whose input becomes [MASK]; the rest keep the original token
+    (or, for objective mlm, partly a random one: `random_token_share`). None: 0.85 for rtd (the reference
+    implementation, google-research/electra pretrain_helpers.mask: the generator then also learns from
+    visible tokens, and never sees [MASK] only), 0.8 for mlm (BERT's 80/10/10)."""
+    random_token_share: Optional[float] = None
+    """Of the masked positions, the share whose input becomes a uniformly random token id. None: 0 for rtd
+    (the generator's samples replace tokens anyway), 0.1 for mlm (BERT's 80/10/10)."""
+    generator_warmup_steps: int = 0
+    """Optimizer steps at the start that train the generator alone (no discriminator forward), so the
+    discriminator first meets replacements from a generator that already fits the domain. 0: joint from
+    step 0, as in ELECTRA. Counted in max_steps (equal-step comparisons stay equal)."""
     whole_word: bool = True
     """Mask whole words (the tokenizer's word_start flags) instead of independent sub-word tokens."""
     span_masking: bool = False
@@ -116,6 +141,12 @@ class PretrainConfig:
     compile: bool = False
     """torch.compile the forward/backward of both models (static shapes: worth it on GPU)."""
 
+    def corruption(self) -> tuple[float, float]:
+        """(mask_token_share, random_token_share) with the objective's defaults filled in."""
+        mask = self.mask_token_share if self.mask_token_share is not None else (0.85 if self.objective == "rtd" else 0.8)
+        rand = self.random_token_share if self.random_token_share is not None else (0.0 if self.objective == "rtd" else 0.1)
+        return mask, rand
+
     def validate(self) -> None:
         """One-line UserErrors for values that cannot work."""
         if self.max_steps is None and self.max_tokens is None and self.max_minutes is None:
@@ -134,6 +165,15 @@ class PretrainConfig:
             raise UserError(f"mask_rate must be between 0 and 1 (got {self.mask_rate})")
         if not 0.0 < (self.generator_fraction or 0.25) <= 1.0 or not 0.0 < self.generator_depth_fraction <= 1.0:
             raise UserError("generator_fraction and generator_depth_fraction must be in (0, 1]")
+        mask, rand = self.corruption()
+        if not (0.0 <= mask <= 1.0 and 0.0 <= rand <= 1.0 and mask + rand <= 1.0):
+            raise UserError(f"mask_token_share ({mask}) and random_token_share ({rand}) must be in [0, 1] and sum "
+                            "to at most 1 (the rest of the masked positions keep their token)")
+        if self.generator_layers < 1 or self.generator_warmup_steps < 0:
+            raise UserError("generator_layers must be at least 1 and generator_warmup_steps non-negative")
+        if self.objective == "mlm" and (self.init_generator or self.generator_warmup_steps):
+            raise UserError("objective mlm trains the full-size model alone: init_generator and "
+                            "generator_warmup_steps do not apply (leave them unset)")
         if not 0.0 <= self.replay_ratio < 1.0:
             raise UserError(f"replay_ratio must be in [0, 1) (got {self.replay_ratio})")
         if self.replay_ratio > 0 and not self.replay_tokens:

@@ -2,7 +2,8 @@
 
 Global batch `step` is built from (seed, step) alone: which rows (a per-epoch permutation walked by a
 flat counter, so a corpus smaller than a batch still works), the masking scores and the generator's
-sampling draws. Each process takes its contiguous slice of the global batch. Consequences:
+sampling draws, and the corruption draws (which masked slots become [MASK], keep their token or get a
+random one; see objective.corrupt_inputs). Each process takes its contiguous slice of the global batch. Consequences:
 - resuming at step k needs nothing but k (the "data position" is the step);
 - 1 process with grad_accum=2 sees exactly the micro-batches that 2 processes with grad_accum=1 see;
 - the generator's samples do not depend on the device's random stream (inverse-CDF with host draws).
@@ -99,6 +100,8 @@ class BatchSource:
         order = rng.permutation(self.batch_size)  # mixes replay rows across processes and micro-batches
         scores = rng.random((self.batch_size, self.spec.seq_len))[order][rows]
         draws = rng.random((self.batch_size, self.spec.slots), dtype=np.float32)[order][rows]
+        corrupt = rng.random((self.batch_size, self.spec.slots), dtype=np.float32)[order][rows]  # drawn last, so
+        # the earlier draws (and every run pinned on them) are unchanged
         streams = [self.main] + ([self.replay] if self.replay is not None else [])
         index = np.concatenate([self.main.take(step * self.n_main, self.n_main)]
                                + ([self.replay.take(step * self.n_replay, self.n_replay)] if self.replay else []))
@@ -112,7 +115,7 @@ class BatchSource:
             if chosen.any():
                 for key, value in stream.tokens.batch(index[chosen]).items():
                     fields[key][chosen] = value
-        return self._finish(fields, scores, draws, with_attention=False)
+        return self._finish(fields, scores, draws, corrupt, with_attention=False)
 
     def eval_batch(self, index: int, size: int) -> dict | None:
         """Validation batch `index` (fixed rows, masks and samples), or None past the end of the split."""
@@ -123,16 +126,18 @@ class BatchSource:
         rng = np.random.default_rng([self.seed, _EVAL, index])
         scores = rng.random((stop - index * size, self.spec.seq_len))
         draws = rng.random((stop - index * size, self.spec.slots), dtype=np.float32)
+        corrupt = rng.random((stop - index * size, self.spec.slots), dtype=np.float32)
         fields["ids"] = fields["ids"].astype(np.int64)
-        return self._finish(fields, scores, draws, with_attention=True)
+        return self._finish(fields, scores, draws, corrupt, with_attention=True)
 
-    def _finish(self, fields: dict, scores: np.ndarray, draws: np.ndarray, with_attention: bool) -> dict:
+    def _finish(self, fields: dict, scores: np.ndarray, draws: np.ndarray, corrupt: np.ndarray,
+                with_attention: bool) -> dict:
         spec = self.spec
         positions, weights = mask_batch(fields["ids"], fields["word_start"], fields["span_start"],
                                         np.asarray(spec.special_ids), scores, spec.mask_rate, spec.mode,
                                         spec.max_unit, spec.slots)
         batch = {"input_ids": fields["ids"], "mask_positions": positions, "mask_weights": weights,
-                 "sample_draws": draws}
+                 "sample_draws": draws, "corrupt_draws": corrupt}
         if with_attention:
             batch["attention_mask"] = (fields["ids"] != spec.pad_id).astype(np.int64)
         return batch

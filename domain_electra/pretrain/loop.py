@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import UserError
 from ..modeling import check_vocabulary, load_pair
+from ..modeling.load import load_mlm
 from ..tokenization.packed import PackedTokens
 from .checkpoint import (clean_partial, load_checkpoint, mark_best, newest_intact, read_best,
                          save_checkpoint)
@@ -26,7 +27,7 @@ from .config import PretrainConfig, math_fields
 from .data import BatchSource, batch_spec, to_device
 from .distributed import World, close_world, init_world
 from .export import export
-from .objective import ElectraObjective, evaluate
+from .objective import Corruption, ElectraObjective, MLMObjective, evaluate
 from .step import autocast_for, build_optimizer, lr_factor, make_train_step
 
 
@@ -62,6 +63,23 @@ def _load_data(config: PretrainConfig, tokens_dir: Path):
             raise UserError(f"replay tokens {config.replay_tokens} were packed with another tokenizer or seq_len; "
                             f"pack the general corpus with {meta.get('tokenizer')} at seq_len {train.seq_len}")
     return meta, train, validation, replay
+
+
+def _objective(config: PretrainConfig, meta: dict, seq_len: int):
+    """The objective module (RTD pair or MLM model) for `config`, and where its weights came from."""
+    special = meta["special_ids"]
+    vocab, pad, mask_id = int(meta["vocab_size"]), int(special["pad"]), int(special["mask"])
+    corruption = Corruption(*config.corruption())
+    if config.objective == "mlm":
+        model, discriminator, facts = load_mlm(config.init, vocab, pad, dropout=config.dropout, seed=config.seed,
+                                               max_positions=max(512, seq_len))
+        return MLMObjective(model, discriminator, mask_id, corruption), facts
+    generator, discriminator, facts = load_pair(
+        config.init, vocab, pad, init_generator=config.init_generator, generator_init=config.generator_init,
+        generator_layers=config.generator_layers, generator_fraction=config.generator_fraction,
+        generator_depth_fraction=config.generator_depth_fraction, embedding_sharing=config.embedding_sharing,
+        dropout=config.dropout, seed=config.seed, max_positions=max(512, seq_len))
+    return ElectraObjective(generator, discriminator, mask_id, config.rtd_weight, corruption), facts
 
 
 def _budget_steps(config: PretrainConfig, tokens_per_step: int) -> int | None:
@@ -179,17 +197,13 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
         raise UserError(f"batch_size {config.batch_size} must be a multiple of processes x grad_accum "
                         f"({world.size} x {config.grad_accum})")
     source = BatchSource(spec, train, config.batch_size, config.seed, replay, config.replay_ratio, validation)
-    special = meta["special_ids"]
-    generator, discriminator, facts = load_pair(
-        config.init, int(meta["vocab_size"]), int(special["pad"]), init_generator=config.init_generator,
-        generator_fraction=config.generator_fraction, generator_depth_fraction=config.generator_depth_fraction,
-        embedding_sharing=config.embedding_sharing, dropout=config.dropout, seed=config.seed,
-        max_positions=max(512, spec.seq_len))
+    objective, facts = _objective(config, meta, spec.seq_len)
+    discriminator = objective.discriminator
     check_vocabulary(meta, discriminator.config.vocab_size, facts, required=config.verify_vocabulary)
     if spec.seq_len > discriminator.config.max_position_embeddings:
         raise UserError(f"seq_len {spec.seq_len} exceeds {config.init}'s {discriminator.config.max_position_embeddings} "
                         "positions; pack with a smaller --seq-len")
-    objective = ElectraObjective(generator, discriminator, int(special["mask"]), config.rtd_weight).to(device)
+    objective = objective.to(device)
     optimizer = build_optimizer(objective, config, device)
 
     # --- resume -----------------------------------------------------------------------------------------
@@ -212,8 +226,10 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
         old = metrics_file.read_text().splitlines() if metrics_file.is_file() else []
         keep = [line for line in old if found and json.loads(line)["step"] <= state["step"]]
         metrics_file.write_text("".join(line + "\n" for line in keep))
-    model = (DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
-             if world.size > 1 else objective)
+    # Parameters without a gradient in some steps (MLM: the RTD head; a generator warm-up: the discriminator)
+    unused = config.objective == "mlm" or config.generator_warmup_steps > 0
+    model = (DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None,
+                                     find_unused_parameters=unused) if world.size > 1 else objective)
     step_fn = make_train_step(model, optimizer, config, device)
     autocast = autocast_for(device)
     eval_set = [to_device(b, device) for b in (source.eval_batch(i, per_process) for i in range(config.eval_batches))
@@ -232,6 +248,8 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
         if not world.main:
             return
         row = {"step": state["step"], "tokens": state["tokens"], "split": split, **row}
+        if config.objective == "mlm":  # no discriminator is trained: its metrics are absent, not 0
+            row.update({k: None for k in ("disc_loss", "disc_acc", "disc_auc")})
         with metrics_file.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
         if writer is not None:
@@ -285,6 +303,7 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
                 step = state["step"]
                 fraction = step / total_steps if total_steps else state["elapsed_s"] / max_seconds
                 lr = config.lr * lr_factor(step, config.warmup_steps, fraction)
+                objective.joint = step >= config.generator_warmup_steps  # ElectraObjective only reads it
                 host = future.result()
                 future = pool.submit(source.global_batch, step + 1, rows)
                 metrics = step_fn(to_device(host, device, pin=device.type == "cuda"), lr)
@@ -342,7 +361,7 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
         facts_card = {"meta": meta, "validation": last_val, "train": last_train, "init": config.init,
                       "init_kind": facts.kind, "generator": facts.generator, "tokens_dir": str(tokens_dir),
                       "steps": state["step"], "tokens": state["tokens"], "batch_size": config.batch_size,
-                      "stop_reason": reason, "rtd_weight": config.rtd_weight,
+                      "stop_reason": reason, "rtd_weight": config.rtd_weight, "objective": config.objective,
                       "embedding_sharing": config.embedding_sharing}
         result.update(export(objective, out, facts_card))
     world.barrier()

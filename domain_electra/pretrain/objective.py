@@ -1,8 +1,11 @@
-"""The ELECTRA objective: generator MLM + rtd_weight * discriminator replaced-token detection.
+"""The ELECTRA objective: generator MLM + rtd_weight * discriminator replaced-token detection; and the
+MLM-only objective (the full-size model with an MLM head) it is compared against.
 
 One forward, with static shapes throughout (see masking.py):
-1. the masked slots of `input_ids` become [MASK]; the generator encodes the sequence, and its head runs
-   on the masked positions only ([rows, slots, vocab] logits instead of [rows, seq_len, vocab]);
+1. the masked slots of `input_ids` are corrupted (`Corruption`): a share becomes [MASK], the rest keep
+   their token (ELECTRA's 85/15) or, for MLM, partly get a random one (BERT's 80/10/10); the generator
+   encodes the sequence, and its head runs on the masked positions only ([rows, slots, vocab] logits
+   instead of [rows, seq_len, vocab]);
 2. MLM loss: cross-entropy of those logits against the original tokens (weighted by the slot weights);
 3. the generator samples a replacement for each masked slot from its softmax (no gradient flows through
    the sample), by inverse CDF with uniform draws that come with the batch;
@@ -11,6 +14,8 @@ One forward, with static shapes throughout (see masking.py):
 5. RTD loss: binary cross-entropy over every real (non-padding) token.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,11 +31,51 @@ def sample_tokens(logits: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, target, right=True).squeeze(-1).clamp_(max=logits.shape[-1] - 1)
 
 
-def masked_inputs(input_ids: torch.Tensor, positions: torch.Tensor, weights: torch.Tensor,
-                  mask_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(generator input with [MASK] in the used slots, original tokens at every slot)."""
+@dataclass(frozen=True)
+class Corruption:
+    """What the masked slots' inputs become: [MASK] with probability `mask_share`, a uniformly random token
+    id with `random_share`, else the original token (independently per slot, as in both references)."""
+
+    mask_share: float = 1.0
+    random_share: float = 0.0
+
+
+ALL_MASK = Corruption(1.0, 0.0)  # every masked slot reads [MASK]: needs no corruption draws
+ELECTRA = Corruption(0.85, 0.0)  # google-research/electra pretrain_helpers.mask
+BERT = Corruption(0.8, 0.1)  # BERT / run_mlm.py's 80/10/10
+
+
+def masked_inputs(input_ids: torch.Tensor, positions: torch.Tensor, weights: torch.Tensor, mask_id: int,
+                  corruption: Corruption = ALL_MASK, corrupt_draws: torch.Tensor | None = None,
+                  random_draws: torch.Tensor | None = None, vocab_size: int = 0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(generator input with the used slots corrupted, original tokens at every slot, which slots read
+    [MASK]). `corrupt_draws` (uniform [rows, slots]) choose each slot's fate; `random_draws` pick the
+    random token ids (needed only when random_share > 0)."""
     original = input_ids.gather(1, positions)
-    return input_ids.scatter(1, positions, torch.where(weights > 0, mask_id, original)), original
+    used = weights > 0
+    if corruption.mask_share >= 1.0:
+        to_mask, new = used, torch.where(used, mask_id, original)
+    else:
+        to_mask = used & (corrupt_draws < corruption.mask_share)
+        new = torch.where(to_mask, mask_id, original)
+        if corruption.random_share > 0:
+            to_random = used & ~to_mask & (corrupt_draws < corruption.mask_share + corruption.random_share)
+            random_ids = (random_draws * vocab_size).long().clamp_(max=vocab_size - 1)
+            new = torch.where(to_random, random_ids, new)
+    return input_ids.scatter(1, positions, new), original, to_mask
+
+
+def _corrupt(batch: dict, mask_id: int, corruption: Corruption, vocab_size: int):
+    return masked_inputs(batch["input_ids"], batch["mask_positions"], batch["mask_weights"], mask_id, corruption,
+                         batch.get("corrupt_draws"), batch.get("sample_draws"), vocab_size)
+
+
+def mlm_logits(model: nn.Module, ids: torch.Tensor, positions: torch.Tensor, attention) -> torch.Tensor:
+    """An ElectraForMaskedLM's logits at the masked positions only ([rows, slots, vocab], fp32)."""
+    hidden = model.electra(input_ids=ids, attention_mask=attention).last_hidden_state
+    picked = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+    return model.generator_lm_head(model.generator_predictions(picked)).float()
 
 
 def replaced_inputs(input_ids: torch.Tensor, positions: torch.Tensor, weights: torch.Tensor,
@@ -41,28 +86,47 @@ def replaced_inputs(input_ids: torch.Tensor, positions: torch.Tensor, weights: t
     return corrupted, (corrupted != input_ids)
 
 
-def electra_outputs(generator: nn.Module, discriminator: nn.Module, batch: dict, mask_id: int) -> dict:
-    """Everything the losses and metrics need, as tensors (no host synchronisation)."""
+def generator_outputs(generator: nn.Module, batch: dict, mask_id: int, corruption: Corruption) -> dict:
+    """The MLM half: corrupted input, logits at the masked slots, targets and weights."""
     ids, positions, weights = batch["input_ids"], batch["mask_positions"], batch["mask_weights"]
     attention = batch.get("attention_mask")  # None for training batches (no padding, see data.py)
-    gen_ids, original = masked_inputs(ids, positions, weights, mask_id)
-    hidden = generator.electra(input_ids=gen_ids, attention_mask=attention).last_hidden_state
-    picked = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
-    gen_logits = generator.generator_lm_head(generator.generator_predictions(picked)).float()
+    gen_ids, original, to_mask = _corrupt(batch, mask_id, corruption, generator.config.vocab_size)
+    gen_logits = mlm_logits(generator, gen_ids, positions, attention)
+    return {"gen_logits": gen_logits, "original": original, "weights": weights.to(gen_logits.dtype),
+            "to_mask": to_mask, "attention": attention}
+
+
+def electra_outputs(generator: nn.Module, discriminator: nn.Module, batch: dict, mask_id: int,
+                    corruption: Corruption = ALL_MASK) -> dict:
+    """Everything the losses and metrics need, as tensors (no host synchronisation)."""
+    ids, positions, weights = batch["input_ids"], batch["mask_positions"], batch["mask_weights"]
+    out = generator_outputs(generator, batch, mask_id, corruption)
+    gen_logits, original, attention = out["gen_logits"], out["original"], out["attention"]
     with torch.no_grad():
         sampled = sample_tokens(gen_logits.detach(), batch["sample_draws"])
     disc_ids, labels = replaced_inputs(ids, positions, weights, original, sampled)
     disc_logits = discriminator(input_ids=disc_ids, attention_mask=attention).logits.float()
-    return {"gen_logits": gen_logits, "original": original, "weights": weights.to(gen_logits.dtype),
-            "disc_logits": disc_logits, "labels": labels, "attention": attention}
+    return {**out, "disc_logits": disc_logits, "labels": labels}
+
+
+def mlm_losses(out: dict) -> dict:
+    """The MLM loss (mean cross-entropy over the used slots) and its metric sums as 0-dim tensors;
+    `gen_correct_mask` / `masked_mask` count the slots that read [MASK] only."""
+    weights = out["weights"]
+    masked = weights.sum()
+    gen_tok = F.cross_entropy(out["gen_logits"].flatten(0, 1), out["original"].flatten(), reduction="none")
+    gen_loss = (gen_tok * weights.flatten()).sum() / masked.clamp_min(1.0)
+    right = (out["gen_logits"].argmax(-1) == out["original"]).float() * weights
+    at_mask = out["to_mask"].to(weights.dtype) * weights if "to_mask" in out else weights
+    return {"loss": gen_loss, "gen_loss": gen_loss, "gen_correct": right.sum(), "masked": masked,
+            "gen_correct_mask": (right * at_mask).sum(), "masked_mask": at_mask.sum()}
 
 
 def electra_losses(out: dict, rtd_weight: float) -> dict:
     """Loss (for backward) plus metric sums as 0-dim tensors."""
-    weights, labels = out["weights"], out["labels"]
-    masked = weights.sum()
-    gen_tok = F.cross_entropy(out["gen_logits"].flatten(0, 1), out["original"].flatten(), reduction="none")
-    gen_loss = (gen_tok * weights.flatten()).sum() / masked.clamp_min(1.0)
+    labels = out["labels"]
+    mlm = mlm_losses(out)
+    gen_loss = mlm["gen_loss"]
     disc_tok = F.binary_cross_entropy_with_logits(out["disc_logits"], labels.float(), reduction="none")
     disc_right = ((out["disc_logits"] > 0) == labels).float()
     if out["attention"] is None:
@@ -73,24 +137,59 @@ def electra_losses(out: dict, rtd_weight: float) -> dict:
         tokens = real.sum()
         disc_loss = (disc_tok * real).sum() / tokens.clamp_min(1.0)
         disc_correct, replaced = (disc_right * real).sum(), (labels.float() * real).sum()
-    gen_correct = ((out["gen_logits"].argmax(-1) == out["original"]).float() * weights).sum()
-    return {"loss": gen_loss + rtd_weight * disc_loss, "gen_loss": gen_loss, "disc_loss": disc_loss,
-            "gen_correct": gen_correct, "masked": masked, "disc_correct": disc_correct, "tokens": tokens,
-            "replaced": replaced}
+    return {**mlm, "loss": gen_loss + rtd_weight * disc_loss, "disc_loss": disc_loss,
+            "disc_correct": disc_correct, "tokens": tokens, "replaced": replaced}
 
 
 class ElectraObjective(nn.Module):
     """Generator and discriminator as one module whose forward is the whole objective: what DDP wraps,
-    torch.compile compiles and a checkpoint stores (shared embeddings stored once)."""
+    torch.compile compiles and a checkpoint stores (shared embeddings stored once). With `joint` False
+    (a generator warm-up) the forward trains the generator alone and skips the discriminator."""
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, mask_id: int, rtd_weight: float):
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, mask_id: int, rtd_weight: float,
+                 corruption: Corruption = ELECTRA):
         super().__init__()
         self.generator, self.discriminator = generator, discriminator
-        self.mask_id, self.rtd_weight = int(mask_id), float(rtd_weight)
+        self.mask_id, self.rtd_weight, self.corruption = int(mask_id), float(rtd_weight), corruption
+        self.joint = True
+
+    def outputs(self, batch: dict) -> dict:
+        return electra_outputs(self.generator, self.discriminator, batch, self.mask_id, self.corruption)
+
+    def losses(self, out: dict) -> dict:
+        return electra_losses(out, self.rtd_weight)
 
     def forward(self, **batch) -> dict:
-        return electra_losses(electra_outputs(self.generator, self.discriminator, batch, self.mask_id),
-                              self.rtd_weight)
+        if not self.joint:
+            return _no_discriminator(mlm_losses(generator_outputs(self.generator, batch, self.mask_id,
+                                                                  self.corruption)))
+        return self.losses(self.outputs(batch))
+
+
+class MLMObjective(nn.Module):
+    """`objective: mlm`: the full-size model's MLM loss alone. `generator` is the MLM model, whose encoder
+    IS the discriminator's (one module), so the usual checkpoint and export code store and write it; the
+    discriminator's RTD head is never trained (and not used by fine-tuning)."""
+
+    def __init__(self, model: nn.Module, discriminator: nn.Module, mask_id: int, corruption: Corruption = BERT):
+        super().__init__()
+        self.generator, self.discriminator = model, discriminator
+        self.mask_id, self.rtd_weight, self.corruption = int(mask_id), 0.0, corruption
+
+    def outputs(self, batch: dict) -> dict:
+        return generator_outputs(self.generator, batch, self.mask_id, self.corruption)
+
+    def losses(self, out: dict) -> dict:
+        return _no_discriminator(mlm_losses(out))
+
+    def forward(self, **batch) -> dict:
+        return self.losses(self.outputs(batch))
+
+
+def _no_discriminator(losses: dict) -> dict:
+    """The discriminator's metric sums at zero, so the step and the logs see the same keys."""
+    zero = torch.zeros((), device=losses["loss"].device)
+    return {**losses, "disc_loss": zero, "disc_correct": zero, "tokens": zero, "replaced": zero}
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -107,31 +206,38 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def evaluate(objective: ElectraObjective, batches, autocast) -> dict:
-    """Validation metrics over `batches` (device dicts): generator loss/accuracy on masked tokens,
-    discriminator loss/accuracy over real tokens and its AUC separating replaced from original tokens."""
+def evaluate(objective: nn.Module, batches, autocast) -> dict:
+    """Validation metrics over `batches` (device dicts): generator loss/accuracy on masked tokens (also on
+    the [MASK] slots alone: `gen_acc_mask`), and for RTD the discriminator loss/accuracy over real tokens
+    and its AUC separating replaced from original tokens (None for the MLM objective)."""
     was_training = objective.training
     objective.eval()
-    sums = {"gen": 0.0, "gen_correct": 0.0, "masked": 0.0, "disc": 0.0, "disc_correct": 0.0, "tokens": 0.0,
-            "replaced": 0.0}
+    keys = ("gen_correct", "masked", "gen_correct_mask", "masked_mask", "disc_correct", "tokens", "replaced")
+    sums = {"gen": 0.0, "disc": 0.0, **{k: 0.0 for k in keys}}
     scores, labels = [], []
     for batch in batches:
         with autocast():
-            out = electra_outputs(objective.generator, objective.discriminator, batch, objective.mask_id)
-        losses = electra_losses(out, objective.rtd_weight)
+            out = objective.outputs(batch)
+        losses = objective.losses(out)
         sums["gen"] += float(losses["gen_loss"]) * float(losses["masked"])
         sums["disc"] += float(losses["disc_loss"]) * float(losses["tokens"])
-        for key in ("gen_correct", "masked", "disc_correct", "tokens", "replaced"):
+        for key in keys:
             sums[key] += float(losses[key])
-        real = out["attention"].bool() if out["attention"] is not None else torch.ones_like(out["labels"])
-        scores.append(out["disc_logits"][real].cpu().numpy())
-        labels.append(out["labels"][real].cpu().numpy())
+        if "disc_logits" in out:
+            real = out["attention"].bool() if out["attention"] is not None else torch.ones_like(out["labels"])
+            scores.append(out["disc_logits"][real].cpu().numpy())
+            labels.append(out["labels"][real].cpu().numpy())
     objective.train(was_training)
-    if not sums["tokens"]:
+    if not sums["masked"]:
         return {}
-    gen_loss, disc_loss = sums["gen"] / max(sums["masked"], 1.0), sums["disc"] / sums["tokens"]
-    return {"loss": gen_loss + objective.rtd_weight * disc_loss, "gen_loss": gen_loss,
-            "gen_acc": sums["gen_correct"] / max(sums["masked"], 1.0), "disc_loss": disc_loss,
-            "disc_acc": sums["disc_correct"] / sums["tokens"],
-            "disc_auc": roc_auc(np.concatenate(scores), np.concatenate(labels)),
-            "replaced_rate": sums["replaced"] / sums["tokens"]}
+    gen_loss = sums["gen"] / sums["masked"]
+    result = {"loss": gen_loss, "gen_loss": gen_loss, "gen_acc": sums["gen_correct"] / sums["masked"],
+              "gen_acc_mask": sums["gen_correct_mask"] / max(sums["masked_mask"], 1.0),
+              "disc_loss": None, "disc_acc": None, "disc_auc": None, "replaced_rate": None}
+    if scores:
+        disc_loss = sums["disc"] / sums["tokens"]
+        result.update({"loss": gen_loss + objective.rtd_weight * disc_loss, "disc_loss": disc_loss,
+                       "disc_acc": sums["disc_correct"] / sums["tokens"],
+                       "disc_auc": roc_auc(np.concatenate(scores), np.concatenate(labels)),
+                       "replaced_rate": sums["replaced"] / sums["tokens"]})
+    return result
