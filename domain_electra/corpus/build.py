@@ -352,7 +352,8 @@ def _failures(config: CorpusConfig, total: int, failed: int, skipped: Counter, s
     examples = {}
     for sample in samples:
         if sample["reason"] in reasons and sample["reason"] not in examples:
-            examples[sample["reason"]] = f"{sample['source']}: {sample.get('detail', '')}".rstrip(": ")
+            detail = " ".join(str(sample.get("detail", "")).split())  # one line, whatever the error said
+            examples[sample["reason"]] = f"{sample['source']}: {detail}".rstrip(": ")
     return {"sources": total, "failed": failed, "share": round(failed / total, 4) if total else 0.0,
             "max_failed_share": config.max_failed_share, "reasons": dict(reasons.most_common()),
             "examples": examples}
