@@ -107,6 +107,10 @@ def test_pair_multilabel_regression_and_retrieval(tmp_path):
     write_csv(tmp_path / "sts.csv", [(f"s{i}", f"{i / 10:.1f}") for i in range(20)], header=("text", "score"))
     _, data = one(tmp_path, "- {name: sts, kind: regression, path: sts.csv, label: score, metric: spearman}\n")
     assert data.labels == () and isinstance(data.train[0]["label"], float)
+    write_csv(tmp_path / "sts2.csv", [(f"a{i},b{i}", f"{i / 10:.1f}") for i in range(20)], header=("a", "b", "score"))
+    _, data = one(tmp_path, "- {name: sts2, kind: regression, path: sts2.csv, columns: {text: a, text_pair: b, "
+                            "label: score}}\n")
+    assert sorted(data.train[0]) == ["label", "text", "text_pair"] and data.train[0]["text_pair"][0] == "b"
     qd = [{"query": f"how to sort {i}", "document": f"def sort_{i}(): pass"} for i in range(10)]
     (tmp_path / "qd.jsonl").write_text("".join(json.dumps(r) + "\n" for r in qd))
     (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"document": f"def other_{i}(): pass"}) + "\n"
