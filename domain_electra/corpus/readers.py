@@ -50,13 +50,35 @@ SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn"}
 class Source:
     """One unit of reading work: a file, a saved `datasets` folder, or a hub id."""
 
-    kind: str  # "file" | "dataset" | "hub"
+    kind: str  # "file" | "dataset" | "hub" | "task" (an eval task's train split: TASK_PREFIX)
     path: str
     size: int = 0
     meta: Mapping[str, str] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- enumerating sources
+TASK_PREFIX = "task:"  # "task:DOMAIN/TASK" (or "task:DOMAIN/TASK:train"): the task's TRAIN split text (TAPT)
+
+
+def _task_source(spec: str) -> Source:
+    """Task-adaptive data: only the train split is ever read (never dev or test); the build's
+    decontamination against the test splits applies to these documents like to any other."""
+    name, _, split = spec[len(TASK_PREFIX):].partition(":")
+    if split not in ("", "train"):
+        raise UserError(f"source {spec}: only an eval task's train split can be pretraining text (dev and test "
+                        "stay unseen); write task:DOMAIN/TASK")
+    domain, _, task = name.rpartition("/")
+    if not domain or not task:
+        raise UserError(f"source {spec}: write task:DOMAIN/TASK, e.g. task:medical/ncbi-disease")
+    from ..registry import get_domain
+
+    try:
+        get_domain(domain).task(task)  # a misspelt name fails here, in one line, not as a skipped source
+    except KeyError as exc:
+        raise UserError(f"source {spec}: {exc.args[0]}") from None
+    return Source("task", name, meta={"domain": domain, "task": task, "split": "train"})
+
+
 def _is_saved_dataset(path: Path) -> bool:
     return path.is_dir() and any((path / n).is_file() for n in ("dataset_dict.json", "dataset_info.json", "state.json"))
 
@@ -129,6 +151,9 @@ def iter_sources(sources: list[str] | tuple[str, ...], extensions: tuple[str, ..
     paths matching an `exclude` pattern (fnmatch, e.g. "*/site-packages") are skipped, counted."""
     seen: set = set()
     for spec in sources:
+        if spec.startswith(TASK_PREFIX):
+            yield _task_source(spec)
+            continue
         path = Path(spec).expanduser()
         if _is_saved_dataset(path):
             yield Source("dataset", str(path))
@@ -208,10 +233,23 @@ def _read_dataset(src: Source, opts: ReadOptions) -> Iterator[Item]:
             yield record_doc(record, opts, f"{src.path}#{split}/{i}")
 
 
+def _read_task(src: Source) -> Iterator[Item]:
+    """One document per text of the task's train examples (data from $DOMAIN_ELECTRA_DATA or ../shared/data)."""
+    from ..registry import get_domain
+    from .decontaminate import example_texts
+
+    task = get_domain(src.meta["domain"]).task(src.meta["task"])
+    for i, example in enumerate(task.load(None).train):  # .train only: dev and test are never read
+        for text in example_texts(example):
+            yield Document(text, f"task:{src.path}#train/{i}", meta={"task": src.path})
+
+
 def read_source(src: Source, opts: ReadOptions) -> Iterator[Item]:
     """Documents of one source; every failure becomes a Skipped (documents already read are kept)."""
     try:
-        if src.kind == "file":
+        if src.kind == "task":
+            yield from _read_task(src)
+        elif src.kind == "file":
             yield from _read_file(src, opts)
         else:
             yield from _read_dataset(src, opts)
