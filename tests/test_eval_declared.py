@@ -287,3 +287,18 @@ def test_declared_ncbi_disease_equals_the_builtin_loader(tmp_path, shared_data):
     assert (len(declared.train), len(declared.dev), len(declared.test["en"])) == (5424, 923, 940)
     assert declared.train == list(builtin.train) and declared.test == dict(builtin.test)
     assert declared.labels == builtin.labels == ("O", "B-Disease", "I-Disease")
+
+
+def test_real_repeated_sentences_never_straddle_the_split(shared_data):
+    """Unfair-ToS English sentences repeat across documents (13.7% of rows: boilerplate clauses); a per-row
+    split would put some test texts in train, the stratified duplicate-aware split puts none."""
+    from domain_electra.domains.legal import data as legal
+
+    folder = shared_data / legal.UNFAIR_TOS
+    rows = [r for d in legal.read_list(folder, "LIST_ALL.txt") for r in legal.read_document(folder, "en", d)]
+    counts = collections.Counter(normalise(r["text"]) for r in rows)
+    assert sum(v for v in counts.values() if v > 1) / len(rows) > 0.1  # the data really repeats texts
+    parts = stratified_split(rows, dev=0.1, test=0.2, seed=0)
+    texts = {s: {normalise(r["text"]) for r in parts[s]} for s in parts}
+    assert not texts["train"] & texts["test"] and not texts["train"] & texts["dev"] and not texts["dev"] & texts["test"]
+    assert abs(len(parts["test"]) / len(rows) - 0.2) < 0.01 and abs(len(parts["dev"]) / len(rows) - 0.1) < 0.01
