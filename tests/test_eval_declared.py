@@ -121,6 +121,19 @@ def test_pair_multilabel_regression_and_retrieval(tmp_path):
     assert len(data.candidates["en"]) == 5
 
 
+def test_tsv_quotes_are_literal_and_csv_quotes_quote(tmp_path):
+    from domain_electra.evaluation.readers import read_table
+
+    lines = "".join(f'"unbalanced quote {i}\tpos\nfine, "really" {i}\tneg\n' for i in range(10))
+    (tmp_path / "q.tsv").write_text("text\tlabel\n" + lines)
+    _, data = one(tmp_path, "- {name: q, kind: classification, path: q.tsv}\n")
+    assert data.train[0]["text"] in ('"unbalanced quote 0', 'fine, "really" 0') and len(data.train) == 14
+    (tmp_path / "q.csv").write_text('text,label\n"a, quoted\nmultiline cell",pos\nplain,neg\n')
+    assert read_table(tmp_path / "q.csv") == [{"text": "a, quoted\nmultiline cell", "label": "pos"},
+                                              {"text": "plain", "label": "neg"}]
+    assert read_table(tmp_path / "q.tsv", "\t", quoting=True)[0]["text"] != '"unbalanced quote 0'
+
+
 def test_token_task_from_jsonl_lists(tmp_path):
     rows = [{"words": ["aspirin", "helps", str(i)], "ner": ["I-CHEM", "O", "O"]} for i in range(10)]
     (tmp_path / "ner.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -207,7 +220,7 @@ ERRORS = [  # (task entry, files to write: name -> rows, expected message patter
      r"bad.csv: row 1: unknown label 'great' in column 'sentiment' \(key 'label'; labels found in train"),
     (GOOD + ", split: {dev: 0.01, test: 0.2}}", r"tasks\[0\] \('t'\): the dev split is empty"),
     (GOOD + ", options: {delimeter: ';'}}", r"unknown option 'options.delimeter' for a csv classification task "
-                                            r"\(valid: delimiter, encoding\)"),
+                                            r"\(valid: delimiter, encoding, quoting\)"),
     (GOOD + ", lables: [a]}", r"tasks\[0\] \('t'\): unknown key 'lables' \(valid: name, kind"),
     (GOOD + ", metric: mrr@10}", r"metric 'mrr@10' is not one a classification task produces"),
     (GOOD.replace("classification", "ranking") + "}", r"unknown or missing kind 'ranking'"),

@@ -35,9 +35,10 @@ COLUMNS = {  # kind -> the column keys it reads (value: the default column name)
     "token": ("tokens", "tags"), "retrieval": ("query", "document"), "regression": ("text", "text_pair", "label"),
 }
 COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "query", "document")
-OPTIONS = {"delimiter": str, "encoding": str, "label_separator": str, "token_column": int, "tag_column": int}
-FORMAT_OPTIONS = {"csv": {"delimiter", "encoding"}, "tsv": {"delimiter", "encoding"}, "conll": {"token_column",
-                                                                                                "tag_column"}}
+OPTIONS = {"delimiter": str, "encoding": str, "quoting": bool, "label_separator": str, "token_column": int,
+           "tag_column": int}
+FORMAT_OPTIONS = {"csv": {"delimiter", "encoding", "quoting"}, "tsv": {"delimiter", "encoding", "quoting"},
+                  "conll": {"token_column", "tag_column"}}
 FILE_KEYS = ("train", "dev", "test", "candidates")
 KEYS = ("name", "kind", "format", "files", "path", "hub", "split", "columns", "labels", "metric", "license", "source",
         "description", "language", "options") + COLUMN_KEYS
@@ -156,7 +157,7 @@ def _options(entry: dict, fmt: str, kind: str, where: str) -> dict:
         if key not in valid:
             raise _fail(where, f"unknown option 'options.{key}' for a {fmt} {kind} task (valid: "
                                f"{', '.join(valid) or 'none'})")
-        if not isinstance(value, OPTIONS[key]) or isinstance(value, bool):
+        if not isinstance(value, OPTIONS[key]) or (isinstance(value, bool) and OPTIONS[key] is not bool):
             raise _fail(where, f"options.{key} must be a {OPTIONS[key].__name__}, got {value!r}")
     return options
 

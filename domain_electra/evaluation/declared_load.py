@@ -22,7 +22,7 @@ def _read_file(spec: DeclaredTask, path: Path) -> list[dict] | dict[str, list[di
     fmt, opts = spec.format, spec.options
     if fmt in ("csv", "tsv"):
         return readers.read_table(path, opts.get("delimiter", "," if fmt == "csv" else "\t"),
-                                  opts.get("encoding", "utf-8-sig"))
+                                  opts.get("encoding", "utf-8-sig"), opts.get("quoting"))
     if fmt == "conll":
         return readers.read_conll(path, opts.get("token_column", 0), opts.get("tag_column", -1))
     reader = {"jsonl": readers.read_jsonl, "json": readers.read_records, "parquet": readers.read_parquet,

@@ -15,12 +15,18 @@ from .files import bad_format, read_json, read_jsonl
 TAG_PREFIXES = ("B-", "I-", "E-", "S-")
 
 
-def read_table(path: Path, delimiter: str = ",", encoding: str = "utf-8-sig") -> list[dict]:
-    """Rows of a CSV/TSV file with a header line, as {column: value} (a BOM and CRLF are fine)."""
+def read_table(path: Path, delimiter: str = ",", encoding: str = "utf-8-sig", quoting: bool | None = None
+               ) -> list[dict]:
+    """Rows of a CSV/TSV file with a header line, as {column: value} (a BOM and CRLF are fine).
+
+    Quotes are CSV quoting by default but literal characters in tab-separated files (as in GLUE's TSVs,
+    whose sentences hold unbalanced quotes); `quoting` overrides that."""
     path = Path(path)
+    quoted = delimiter != "\t" if quoting is None else quoting
+    csv.field_size_limit(2**31 - 1)  # a long document in one cell is still one cell
     try:
         with path.open(encoding=encoding, newline="") as handle:
-            reader = csv.reader(handle, delimiter=delimiter)
+            reader = csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
             header = next(reader, None)
             if not header or not any(h.strip() for h in header):
                 raise bad_format(path, "a header line naming the columns")
