@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from spacy.lang.en.stop_words import STOP_WORDS
+
 TITLES = frozenset("mr mrs ms miss mx dr prof sr sister nurse".split())
 # A cue before a name: the next candidate run is a name even if no list knows it.
 CUES = frozenset("""patient pt name son daughter wife husband mother father brother sister grandson granddaughter
@@ -35,12 +37,14 @@ catheter procedure reflex phenomenon history maneuver manoeuvre classification f
 anomaly deformity node nodes cell cells method technique law rule index solution's solution stain""".split())
 PARTICLES = frozenset("da de del della der di do dos du la le van von ter ten bin al el st o' mc mac y".split())
 # After a run at the start of a sentence, these verbs make it a name ("Grace tolerated the procedure").
-NAME_VERBS = frozenset("""reports reported states stated denies denied tolerated presented presents complains
-complained was is has had called returns returned arrived notes noted agrees agreed understands declined
-refused asked says said feels felt will""".split())
+PERSON_VERBS = frozenset("""reports reported states stated denies denied tolerated presented presents complains
+complained called returns returned arrived notes noted agrees agreed understands declined refused asked says
+said feels felt fell""".split())
+NAME_VERBS = PERSON_VERBS | frozenset("was is has had will".split())  # the weak ones only after a gazetteer name
 WORD = re.compile(r"(?<!\w)[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?(?!\w)")
 SURNAMES_KEPT = 20_000
 CUE_GAP = re.compile(r"\s*[:,#-]?\s*")
+AGE_NEXT = re.compile(r"(?:,? \(?| (?:is|was) an? )(?:age[ds]?\b|\d{1,3}(?:[- ]?(?:y|yo|yrs?|years?)\b|[fm]\b))", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -62,8 +66,6 @@ def gazetteer() -> tuple[frozenset, frozenset, str]:
 
 def english_words(trained) -> tuple[frozenset, bool]:
     """Ordinary English words: WordNet's lemma index from the trained pipeline, else spaCy's stop words."""
-    from spacy.lang.en.stop_words import STOP_WORDS
-
     words = set(STOP_WORDS) | NEVER
     lemmatizer = dict(trained.components).get("lemmatizer") if trained is not None else None  # disabled, still there
     if lemmatizer is not None:
@@ -146,14 +148,17 @@ class NameFinder:
         out, offset = [], 0
         for line in text.splitlines(keepends=True):
             cased = not caseless(line)
-            for m in WORD.finditer(line):
+            words = list(WORD.finditer(line))
+            for i, m in enumerate(words):
                 word = m.group()
                 if (cased and (not word[0].isupper() or word.isupper())) or word.lower() in NEVER:
                     continue
                 low = word.lower()
-                before_capital = line[m.end():m.end() + 2][-1:].isupper()  # "Grace Slater", not "May cause"
-                if (self._named(word) and not self.is_word(low)) or (low in self.first and (before_capital or not cased)) \
-                        or (not cased and self._unknown(word)):
+                nxt = words[i + 1].group() if i + 1 < len(words) and words[i + 1].start() == m.end() + 1 else ""
+                # "Grace Slater", "Sky Burgess"; not "May cause", "Key Points", "Non-Hodgkin Lymphoma"
+                before_capital = nxt[:1].isupper() and (self._named(nxt) or self._unknown(nxt))
+                if (self._named(word) and not self.is_word(low)) or (self._named(word) and (before_capital or not cased)) \
+                        or (self._unknown(word) and (before_capital or not cased)):
                     out.append(offset + m.start())
             offset += len(line)
         return out
@@ -214,22 +219,32 @@ class NameFinder:
                 and nxt.rstrip(".") in EPONYM_NEXT:
             return False
         prev = tokens[first_tok - 1][2].lower().rstrip(".") if first_tok else ""
-        if first_tok and not CUE_GAP.fullmatch(line[tokens[first_tok - 1][1]:tokens[first_tok][0]]):
-            prev = ""  # "contact 555-0134. Follow up": the cue is not next to the run
+        if first_tok and (not CUE_GAP.fullmatch(line[tokens[first_tok - 1][1]:tokens[first_tok][0]])
+                          or (tokens[first_tok - 1][2].endswith(".") and prev not in TITLES)):
+            prev = ""  # "contact 555-0134. Follow up", "the patient. Whether": the cue is not next to the run
         if prev in TITLES or prev in CUES:
+            if not cased:  # "PATIENT: AUDREY CAMUS  MRN": a caseless word after a cue is part of the name
+                while (len(run) < 3 and run[-1] + 1 < len(tokens) and kinds[run[-1] + 1] == 0
+                       and _adjacent(line, tokens[run[-1]][1], tokens[run[-1] + 1][0])
+                       and tokens[run[-1] + 1][2].lower().rstrip(".") not in NEVER | STOP_WORDS | CUES | TITLES):
+                    run.append(run[-1] + 1)
             return any(kinds[k] for k in run) and not all(len(w) == 1 for w in words)
         strong = sum(kinds[k] == 2 for k in run)
         named = [w for w in words if (w in self.first or w in self.last) and len(w) > 1]
         if len(run) >= 2 and named and sum(len(w) > 1 for w in words) >= 2:
-            if words[0] in self.first or (strong >= 1 and self.lexicon):
-                return True  # "Grace Slater", "Will Baker", "Okafor Smith"
-            return len(named) >= 2 or any(self._unknown(w) for w in words)
+            second = tokens[run[1]][2] if len(run) > 1 else ""
+            if words[0] in self.first and (not self.is_word(words[0]) or self._named(second) or self._unknown(second)):
+                return True  # "Grace Slater", "Will Baker", "Joy Ogrodowicz"; not "See Drugs Approved"
+            if strong >= 1 and self.lexicon:
+                return True  # "Okafor Smith"
+            return len(named) >= 2 or any(self._unknown(tokens[k][2]) for k in run)  # "Valérie Lombard"
         if len(run) == 1 and strong and self.lexicon:  # with no dictionary, "Stage" and "Blood" look like surnames
             return not cased or not _sentence_start(line, tokens[first_tok][0]) or nxt in NAME_VERBS
         long_words = [tokens[k][2] for k in run if len(tokens[k][2].rstrip(".")) > 1]
         if len(long_words) >= 2 and all(self._unknown(w) for w in long_words):
             return True  # "Adelmo Pergolesi": two capitalised words that no English dictionary knows
-        followed = nxt in NAME_VERBS or line[tokens[last_tok][1]:tokens[last_tok][1] + 2] == " ("
+        age_next = AGE_NEXT.match(line, tokens[last_tok][1])
+        followed = nxt in (NAME_VERBS if strong else PERSON_VERBS) or age_next
         if len(run) == 1 and (named or self._unknown(tokens[first_tok][2])) and followed \
                 and _sentence_start(line, tokens[first_tok][0]):
             return True  # "Artur reports ...", "Fiyaz (age 101) fell"
@@ -242,6 +257,8 @@ class NameFinder:
     def _unknown(self, token: str) -> bool:
         """Neither an English word nor an acronym: most likely a proper noun."""
         low = token.lower().rstrip(".")
+        if any(c.isupper() for c in token[1:]) and not token.isupper():
+            return False  # "NCI's", "GeneReviews": an acronym or a product, not a person
         return self.lexicon and len(low) > 1 and not self.is_word(low) and low not in NEVER and not (token.isupper() and len(low) < 4
                                                                                     and low not in self.first)
 
@@ -256,4 +273,4 @@ def _adjacent(line: str, end: int, start: int) -> bool:
 
 def _sentence_start(line: str, start: int) -> bool:
     before = line[:start].rstrip()
-    return not before or before[-1] in ".!?:;\n\"(-•*"
+    return not before or before[-1] in ".!?:;\n\"(-•*" or before[-1].isdigit()  # "DOB: 07/23/09 Thibaut reports"
