@@ -124,13 +124,13 @@ class NameFinder:
 
     def _kind(self, token: str, cased: bool) -> int:
         """0: not a name word; 1: may be part of a name; 2: a name on its own (a gazetteer name, not a word)."""
+        if cased and not token[0].isupper():  # most words of prose: decided first, cheaply
+            return 1 if token in PARTICLES else 0
         low = token.lower().rstrip(".")
         if len(token) == 2 and token[1] == "." and (token[0].isupper() or not cased):
             return 1  # an initial: "A."
         if low in NEVER or low in CUES or low in TITLES or not low:
             return 0
-        if cased and not token[0].isupper():
-            return 1 if low in PARTICLES else 0
         if cased and len(low) > 1 and token.isupper():
             return 0  # an acronym in cased text: "ABVD", "MRI"
         if len(low) == 1:
@@ -183,25 +183,14 @@ class NameFinder:
             while j + 1 < len(tokens) and kinds[j + 1] and _adjacent(line, tokens[j][1], tokens[j + 1][0]):
                 j += 1
             run = list(range(i, j + 1))
-            # "Last, First": join two runs over a comma when one of them holds a first name.
-            if (j + 2 < len(tokens) + 1 and j + 1 < len(tokens) and kinds[j + 1]
-                    and line[tokens[j][1]:tokens[j + 1][0]].strip() == ","
-                    and (tokens[j + 1][2].lower() in self.first or all(self._unknown(tokens[k][2]) for k in run))
-                    and all(self._named(tokens[k][2]) or self._unknown(tokens[k][2]) for k in run) and j - i < 2):
-                k = j + 1
-                while k + 1 < len(tokens) and kinds[k + 1] and _adjacent(line, tokens[k][1], tokens[k + 1][0]):
-                    k += 1
-                if True:  # "Last, First"
-                    run = list(range(i, k + 1))
-                    j = k
             accepted = self._is_name(line, tokens, kinds, run, cased)
-            if accepted and j + 1 < len(tokens) and kinds[j + 1] and j - i < 2 \
-                    and line[tokens[j][1]:tokens[j + 1][0]].strip() == "," \
-                    and (self._named(tokens[j + 1][2]) or self._unknown(tokens[j + 1][2])):
-                k = j + 1  # "with Morris, Conor": the given name after the accepted surname
-                while k + 1 < len(tokens) and kinds[k + 1] and _adjacent(line, tokens[k][1], tokens[k + 1][0]):
-                    k += 1
-                run, j = list(range(i, k + 1)), k
+            k = self._comma_tail(line, tokens, kinds, j, cased, accepted) if j - i < 2 else None
+            if k is not None:  # "Last, First": "with Morris, Conor", "Gandhi, Xalak is a 102F woman"
+                given = tokens[j + 1][2]
+                left_ok = all(self._named(tokens[x][2]) or self._unknown(tokens[x][2]) for x in run)
+                if accepted or (left_ok and (given.lower() in self.first or self._unknown(given))) \
+                        or self._context_after(line, tokens, k):
+                    run, j, accepted = list(range(i, k + 1)), k, True
             if accepted:
                 while run and tokens[run[-1]][2].lower().rstrip(".") in PARTICLES:
                     run.pop()
@@ -231,6 +220,9 @@ class NameFinder:
             return any(kinds[k] for k in run) and not all(len(w) == 1 for w in words)
         strong = sum(kinds[k] == 2 for k in run)
         named = [w for w in words if (w in self.first or w in self.last) and len(w) > 1]
+        if len(run) >= 2 and (named or any(self._unknown(tokens[k][2]) for k in run)) \
+                and self._context_after(line, tokens, last_tok):
+            return True  # "Kick Goudriaan is a 100-year-old", "June Pimenta tolerated"
         if len(run) >= 2 and named and sum(len(w) > 1 for w in words) >= 2:
             second = tokens[run[1]][2] if len(run) > 1 else ""
             if words[0] in self.first and (not self.is_word(words[0]) or self._named(second) or self._unknown(second)):
@@ -249,6 +241,23 @@ class NameFinder:
                 and _sentence_start(line, tokens[first_tok][0]):
             return True  # "Artur reports ...", "Fiyaz (age 101) fell"
         return False
+
+    def _comma_tail(self, line: str, tokens, kinds, j: int, cased: bool, accepted: bool) -> int | None:
+        """End of the run after ", " that may be a given name, or None."""
+        if j + 1 >= len(tokens) or line[tokens[j][1]:tokens[j + 1][0]].strip() != ",":
+            return None
+        word = tokens[j + 1][2].lower().rstrip(".")
+        if not kinds[j + 1] and not (accepted and not cased and word not in NEVER | STOP_WORDS | CUES | TITLES):
+            return None
+        k = j + 1
+        while k + 1 < len(tokens) and kinds[k + 1] and _adjacent(line, tokens[k][1], tokens[k + 1][0]) and k - j < 2:
+            k += 1
+        return k
+
+    def _context_after(self, line: str, tokens, last: int) -> bool:
+        """What follows is said of a person: "... is a 93-year-old", "... reports", "... (age 91)"."""
+        nxt = tokens[last + 1][2].lower() if last + 1 < len(tokens) else ""
+        return nxt in PERSON_VERBS or bool(AGE_NEXT.match(line, tokens[last][1]))
 
     def _named(self, token: str) -> bool:
         low = token.lower().rstrip(".")

@@ -87,6 +87,7 @@ CITY_CUE = re.compile(r"\b(?:lives?(?: alone)?(?: with [\w\s]{1,30}?)? in|living
                       r"(?P<phi>(?:(?:st\.|saint|mount|fort|port|new|north|south|east|west|lake|san|santa|el|la|los|las)\s+)?"
                       r"[A-Za-z][\w'’-]+(?:\s+(?!and\b|with\b|in\b|on\b|for\b|since\b|the\b)[A-Z][\w'’-]+)?)", I)
 DIGITS = re.compile(r"\d")
+EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*", I)
 CONTEXT = 80
 
 
@@ -126,17 +127,35 @@ def _trim_location(text: str, start: int, end: int) -> int:
     return end - len(rest)
 
 
+CARE_WORD = re.compile(r"hospital|cent(?:er|re)|clinic|infirmary|sanatorium|nursing home|hospice|health system", I)
+CITY_CUE_WORD = re.compile(r"\b(?:lives?|living|resid(?:es|ing)|moved|relocated|native|resident|family in|home in"
+                           r"|visiting|(?:wo)?man from|patient from|years? in|born in)\b", I)
+
+
+def _keyword_windows(text: str, keyword: re.Pattern, before: int, after: int) -> list[tuple[int, str]]:
+    """Text around a keyword (merged, cut at spaces): the rules that need one run only there."""
+    windows: list[list[int]] = []
+    for m in keyword.finditer(text):
+        start = text.rfind(" ", 0, max(0, m.start() - before)) + 1
+        end = text.find(" ", m.end() + after)
+        end = len(text) if end < 0 else end
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = max(end, windows[-1][1])
+        else:
+            windows.append([start, end])
+    return [(a, text[a:b]) for a, b in windows]
+
+
 def rule_spans(text: str) -> list[tuple[int, int, str]]:
     found = []
     whole = [(0, text)]
     chunks = _windows(text)
-    lowered = text.lower()
-    care = any(w in lowered for w in ("hospital", "cent", "clinic", "infirmary", "sanatorium", "home", "hospice"))
+    care = _keyword_windows(text, CARE_WORD, 80, 30)
     for kind, pattern in RULES:
         if kind in ("EMAIL", "URL"):
-            targets = whole if ("@" in text or "://" in text or "www." in lowered) else []
+            targets = whole if ("@" in text or "://" in text or "www." in text or "WWW." in text) else []
         elif kind == "LOCATION":
-            targets = whole if care else []
+            targets = care
         else:
             targets = chunks
         group = "phi" if "phi" in pattern.groupindex else 0
@@ -145,10 +164,11 @@ def rule_spans(text: str) -> list[tuple[int, int, str]]:
                 start, end = m.span(group) if m.group(group) is not None else m.span()
                 if kind == "LOCATION":
                     start = _trim_location(chunk, start, end)
-                if kind == "PHONE" and not 9 <= sum(c.isdigit() for c in chunk[start:end].split("x")[0]) <= 15:
+                if kind == "PHONE" and not 9 <= sum(c.isdigit() for c in EXTENSION.split(chunk[start:end])[0]) <= 15:
                     continue
                 if end > start:
                     found.append((offset + start, offset + end, kind))
-    for m in CITY_CUE.finditer(text):
-        found.append((m.start("phi"), m.end("phi"), "LOCATION"))
-    return found
+    for offset, chunk in _keyword_windows(text, CITY_CUE_WORD, 50, 60):
+        for m in CITY_CUE.finditer(chunk):
+            found.append((offset + m.start("phi"), offset + m.end("phi"), "LOCATION"))
+    return sorted(set(found))
