@@ -101,6 +101,7 @@ def test_mlm_objective_run_pins_its_losses_and_exports_like_rtd(tokens, tmp_path
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
     saved = load_file(tmp_path / "out" / "checkpoints" / "step-00000006" / "model.safetensors")
     assert any(k.startswith("generator.generator_predictions") for k in saved)  # the MLM head is checkpointed
+    assert "`objective: mlm`" in (tmp_path / "out" / "discriminator" / "README.md").read_text()
 
 
 def test_resume_under_a_different_objective_is_refused(finished, tokens, tmp_path):

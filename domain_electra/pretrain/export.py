@@ -103,6 +103,15 @@ def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _objective_text(facts: dict) -> str:
+    if facts.get("objective") == "mlm":
+        return ("masked-language modelling alone (`objective: mlm`: the full-size encoder under an MLM head); the "
+                "discriminator folder holds that encoder with an untrained RTD head, the generator folder the "
+                "full-size MLM model, with the same encoder weights")
+    return (f"the ELECTRA objective (generator MLM + {facts['rtd_weight']} x replaced-token detection, "
+            f"embedding sharing: {facts['embedding_sharing']})")
+
+
 def model_card(role: str, facts: dict) -> str:
     """README.md for one exported model."""
     meta, val, train = facts["meta"], facts.get("validation") or {}, facts.get("train") or {}
@@ -125,8 +134,7 @@ tags: [electra, domain-electra, {role}]
 ---
 # ELECTRA {role}, continued pretraining with domain-electra
 
-{head}, trained with the ELECTRA objective (generator MLM + {facts['rtd_weight']} x replaced-token detection,
-embedding sharing: {facts['embedding_sharing']}).
+{head}, trained with {_objective_text(facts)}.
 
 - Base checkpoint: `{public_name(facts['init'])}` ({facts['init_kind']}; generator {facts['generator']})
 - Corpus `{about['name']}`: {about['documents']:,} documents, {about['tokens']:,} tokens; content hash (sha256 of
