@@ -78,6 +78,26 @@ def english_words(trained) -> tuple[frozenset, bool]:
 SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)([^\W\d_])")
 
 
+# Case is judged per sentence or field, not per line: "Seen today. PATIENT: JOHN SMITH   MRN: 123".
+SEGMENT_END = re.compile(r"(?<=\n)|(?<=[!?;] )|(?<=[a-zA-Z0-9]{4}\. )|(?<=\S   )")
+
+
+def segments(text: str) -> list[tuple[str, bool]]:
+    """(piece, caseless) with pieces that concatenate back to `text`: lines split after sentences and wide
+    gaps. Upper case is judged per piece ("Seen today. PATIENT: JOHN SMITH"), lower case per line (a
+    bullet such as "- to more than one lymph node" has no capital, yet its text is cased)."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        lower = caseless(line) and not _upper(line)
+        out += [(piece, lower or _upper(piece)) for piece in SEGMENT_END.split(line) if piece]
+    return out
+
+
+def _upper(piece: str) -> bool:
+    upper, lower = sum(map(str.isupper, piece)), sum(map(str.islower, piece))
+    return upper + lower >= 4 and upper >= (upper + lower) * 0.9
+
+
 @lru_cache(maxsize=4096)  # asked for each line by the rules, the NER gate and the case restoration
 def caseless(line: str) -> bool:
     """All upper-case, or lower-case even where sentences start (ordinary prose has few capitals too)."""
@@ -99,8 +119,8 @@ def restore_case(text: str, maybe_name) -> str:
         return new if len(new) == len(word) else word
 
     out = []
-    for line in text.splitlines(keepends=True):
-        fixed = WORD.sub(fix, line) if caseless(line) else line
+    for line, blind in segments(text):
+        fixed = WORD.sub(fix, line) if blind else line
         out.append(fixed if len(fixed) == len(line) else line)
     return "".join(out)
 
@@ -146,8 +166,8 @@ class NameFinder:
     def hints(self, text: str) -> list[int]:
         """Offsets of words worth showing NER: gazetteer names and unknown words, capitalised in cased text."""
         out, offset = [], 0
-        for line in text.splitlines(keepends=True):
-            cased = not caseless(line)
+        for line, blind in segments(text):
+            cased = not blind
             words = list(WORD.finditer(line))
             for i, m in enumerate(words):
                 word = m.group()
@@ -166,8 +186,8 @@ class NameFinder:
     def find(self, text: str) -> list[tuple[int, int]]:
         spans = []
         offset = 0
-        for line in text.splitlines(keepends=True):
-            spans += [(offset + a, offset + b) for a, b in self._line(line, not caseless(line))]
+        for line, blind in segments(text):
+            spans += [(offset + a, offset + b) for a, b in self._line(line, not blind)]
             offset += len(line)
         return spans
 

@@ -33,6 +33,12 @@ CARE = (r"(?:hospital|medical cent(?:er|re)|health cent(?:er|re)|health system|c
 STATES = ("al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh nj nm ny nc nd oh ok"
           " or pa ri sc sd tn tx ut vt va wa wv wi wy pr gu vi as mp fm mh pw aa ae ap").split()
 STATE = r"(?:" + "|".join(STATES) + r")"
+STATE_NAMES = ("Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho"
+               "|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota"
+               "|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York"
+               "|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina"
+               "|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming")
+TLD = r"(?:com|org|net|edu|gov|io|us|uk|ca|au|de|fr|nl|info|biz|health|care)"
 # A capitalised place word, or (in text with no case) any word that is not a common function word.
 PLACE_WORD = r"(?:(?:st\.|saint|mount|mt\.|port|fort|new|north|south|east|west|lake|san|santa|los|las|el)\s+)?[a-z][\w'’-]*"
 ID_LABEL = (r"(?:mrn|medical record(?: number| no\.?| #)?|record (?:number|no\.?|#)|account(?: number| no\.?| #)?|acct\.?"
@@ -44,6 +50,7 @@ I = re.IGNORECASE
 RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]", I)),
+    ("URL", re.compile(rf"\b(?<![@.])(?:[a-z\d][\w-]*\.)+{TLD}/[^\s<>\"]*[^\s<>\".,;:!?)\]]", I)),  # "portal.example.com/x"
     ("IP", re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
     ("IP", re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])"
                       r"|(?<![\w:])(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}[0-9a-f]{1,4}(?![\w:])", I)),
@@ -63,7 +70,13 @@ RULES: tuple[tuple[str, re.Pattern], ...] = (
                        r"|\b(?:age[ds]?:?|at the age of)\s+(?P<phi>9\d|1[01]\d)\b"
                        r"|\bninety(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?(?=[\s-]+(?:years?|yrs?|y/?o)\b)", I)),
     ("AGE", re.compile(r"\b(?P<phi>9\d|1[01]\d)\s+years\s+of\s+age\b", I)),
-    ("ADDRESS", re.compile(rf"(?<![/.:-])\b\d{{1,6}}[a-z]?,?\s+(?:[a-z][\w'’.-]*\s+){{0,4}}{STREET}\b\.?(?:\s+\d{{1,5}}(?:-\d{{1,5}})?)?{UNIT}?", I)),
+    # "Mrs. Jones, 94, presents with": a bare age between commas, before what is said of a person.
+    ("AGE", re.compile(r",\s(?P<phi>9\d|1[01]\d),\s(?:presents|presented|was|is|who|with|has|had|reports|comes|came)\b", I)),
+    # A seven-digit local number after a phone cue: "call 555-0134".
+    ("PHONE", re.compile(r"\b(?:phone|tel|telephone|cell|mobile|fax|pager|beeper|call|contact|reach(?:ed)?(?: at)?)\b\W{1,3}"
+                         r"(?:[a-z]+\W{1,3}){0,2}?(?P<phi>\d{3}[-.]\d{4})\b", I)),
+    ("DATE", re.compile(rf"\b{MONTH}[-/.]{DAY}[-/.,]\s?\d{{2,4}}\b", I)),  # "Mar-04-2021"
+    ("ADDRESS", re.compile(rf"(?<![/.:-])\b\d{{1,6}}[a-z]?,?\s+(?:[a-z][\w'’.-]*\s+){{0,4}}{STREET}\b\.?(?:\s+(?:n|s|e|w|ne|nw|se|sw)\b\.?)?(?:\s+\d{{1,5}}(?:-\d{{1,5}})?)?{UNIT}?", I)),
     ("ADDRESS", re.compile(r"\b[a-zäöüé][\w'’-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|singel|laan|straat|gracht"
                            r"|vägen|gatan|plein|dreef)\s+\d{1,5}(?:-\d{1,5})?\b", I)),  # "Hauptstraße 5"
     ("ADDRESS", re.compile(r"\b(?:apt|apartment|suite|ste|unit|flat|room|studio|level)\.?\s*#?\s*\d+[a-z]?\b"
@@ -73,6 +86,9 @@ RULES: tuple[tuple[str, re.Pattern], ...] = (
                            r"(?P<phi>\d[^,.;\n]{2,40}|(?:studio|flat|unit|apt|level)[^.;\n]{2,40}?(?=,\s*[^,]*,|[.;\n]|$))", I)),
     ("ADDRESS", re.compile(rf"\b{STATE}\s+(?P<phi>\d{{5}}(?:-\d{{4}})?)\b", I)),
     ("ADDRESS", re.compile(rf"\b(?P<phi>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}),\s*{STATE}\.?\s+\d{{5}}", I)),
+    # "Boston, MA" (capitals, case-sensitive: "in, me" is no state) and "Boston, Massachusetts".
+    ("CITY", re.compile(r"\b(?P<phi>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}),\s(?:" + "|".join(s.upper() for s in STATES)
+                        + "|" + STATE_NAMES + r")\b(?!\s+\d)")),
     ("ADDRESS", re.compile(r"\bp\.?\s?o\.?\s+box\s+\d+\b|\b[a-z]{1,2}\d[a-z\d]?\s+\d[a-z]{2}\b", I)),  # P.O. box, UK postcode
     ("LOCATION", re.compile(rf"\b(?:(?:st\.?|saint|mount|mt\.?|university of|the)\s+)?(?:[a-z][\w'’.-]*\s+){{0,3}}(?:general\s+|memorial\s+|regional\s+|community\s+)*{CARE}\b", I)),
     ("LOCATION", re.compile(rf"\b(?:university|univ\.) of (?:[a-z][\w'’-]*\s+){{1,2}}{CARE}?", I)),
@@ -153,9 +169,11 @@ def rule_spans(text: str) -> list[tuple[int, int, str]]:
     care = _keyword_windows(text, CARE_WORD, 80, 30)
     for kind, pattern in RULES:
         if kind in ("EMAIL", "URL"):
-            targets = whole if ("@" in text or "://" in text or "www." in text or "WWW." in text) else []
+            targets = whole if ("@" in text or "/" in text or "www." in text or "WWW." in text) else []
         elif kind == "LOCATION":
             targets = care
+        elif kind == "CITY":
+            kind, targets = "LOCATION", whole
         else:
             targets = chunks
         group = "phi" if "phi" in pattern.groupindex else 0
@@ -164,7 +182,7 @@ def rule_spans(text: str) -> list[tuple[int, int, str]]:
                 start, end = m.span(group) if m.group(group) is not None else m.span()
                 if kind == "LOCATION":
                     start = _trim_location(chunk, start, end)
-                if kind == "PHONE" and not 9 <= sum(c.isdigit() for c in EXTENSION.split(chunk[start:end])[0]) <= 15:
+                if kind == "PHONE" and group == 0 and not 9 <= sum(c.isdigit() for c in EXTENSION.split(chunk[start:end])[0]) <= 15:
                     continue
                 if end > start:
                     found.append((offset + start, offset + end, kind))
