@@ -1,0 +1,60 @@
+"""benchmarks/dapt_gain.py: the arms' pretraining configs, the intrinsic numbers and the rows it records."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def dapt():
+    spec = importlib.util.spec_from_file_location("dapt_gain", REPO / "benchmarks" / "dapt_gain.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dapt_gain"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_intrinsic_numbers_come_from_the_first_and_last_validation(tmp_path, dapt):
+    lines = [{"step": 0, "tokens": 0, "split": "validation", "gen_acc": 0.05, "disc_auc": 0.5},
+             {"step": 10, "tokens": 4096, "split": "train", "elapsed_s": 12.5},
+             {"step": 10, "tokens": 4096, "split": "validation", "gen_acc": 0.31, "disc_auc": 0.93}]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    assert dapt.intrinsic(tmp_path) == {"gen_acc_start": 0.05, "gen_acc_end": 0.31, "disc_auc_start": 0.5,
+                                        "disc_auc_end": 0.93, "pretrain_tokens": 4096, "train_s": 12.5}
+
+
+def test_suite_rows_are_in_points(dapt):
+    results = {"suite_average": {
+        "base": {"mean": 0.5012, "ci_low": 0.48, "ci_high": 0.52},
+        "rtd": {"mean": 0.5234, "ci_low": 0.50, "ci_high": 0.54,
+                "delta": {"mean": 0.0222, "ci_low": 0.0101, "ci_high": 0.0333}}}}
+    rows = dapt.suite_rows(results)
+    assert rows["base"]["suite_average"] == 50.12 and rows["base"]["delta_vs_base"] is None
+    assert rows["rtd"] == {"suite_average": 52.34, "suite_ci": [50.0, 54.0], "delta_vs_base": 2.22,
+                           "ci_low": 1.01, "ci_high": 3.33}
+
+
+def test_arms_share_steps_batch_and_masking_and_differ_in_objective(dapt, tmp_path, monkeypatch):
+    seen = []
+
+    class Result:
+        path = tmp_path
+
+    from domain_electra import stages
+    monkeypatch.setattr(stages, "pretrain_stage", lambda config, tokens, out: seen.append(config) or Result())
+    scale = dapt.SCALES["cpu"]
+    for arm in ("rtd", "mlm"):
+        dapt.pretrain_arm("medical", tmp_path, "/models/minilm", tmp_path / arm, scale, arm, {})
+    rtd, mlm = seen
+    assert (rtd.max_steps, rtd.batch_size, rtd.lr) == (mlm.max_steps, mlm.batch_size, mlm.lr) == (400, 16, 1e-4)
+    assert rtd.whole_word == mlm.whole_word and rtd.objective != mlm.objective == "mlm"
+
+
+def test_control_corpus_is_general_text_without_the_domain(dapt):
+    recipe = dapt.control_recipe()
+    assert recipe["languages"] == ["en"] and recipe["decontaminate"] is False
+    assert all(source.startswith("/usr/share/doc/") for source in recipe["sources"])
