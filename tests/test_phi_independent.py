@@ -45,7 +45,7 @@ def test_recall_with_the_trained_pipeline(trained):
     result = phi_eval.score(NOTES, trained.spans)
     print("rules+ner", result["recall_overall"], result["precision_overall"], result["recall"])
     assert trained.describe().startswith("PHI: spaCy ")
-    assert result["recall_overall"] >= 0.96 and result["precision_overall"] >= 0.93  # measured 0.987 / 0.983
+    assert result["recall_overall"] >= 0.96 and result["precision_overall"] >= 0.93  # measured 0.992 / 0.983
     assert result["recall"]["NAME"] >= 0.95 and min(result["recall"].values()) >= 0.9
 
 
@@ -54,7 +54,7 @@ def test_recall_rules_only_fallback():
     assert rules.describe().startswith("PHI: rules only") and medical.INSTALL_HINT in rules.describe()
     result = phi_eval.score(NOTES, rules.spans)
     print("rules", result["recall_overall"], result["precision_overall"], result["recall"])
-    assert result["recall_overall"] >= 0.93 and result["precision_overall"] >= 0.9  # measured 0.962 / 0.951
+    assert result["recall_overall"] >= 0.93 and result["precision_overall"] >= 0.9  # measured 0.973 / 0.967
     assert result["recall"]["NAME"] >= 0.85
 
 
