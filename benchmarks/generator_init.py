@@ -70,11 +70,27 @@ def run_arm(arm: str, args) -> dict:
             "torch": torch.__version__, "transformers": transformers.__version__, "date": str(date.today())}
 
 
+def table(rows: list[dict]) -> str:
+    """The RESULTS.md table of result rows (accuracies in %)."""
+    lines = ["| arm | steps | tokens | wall s | gen acc (all masked) start -> end | gen acc ([MASK] only) "
+             "start -> end | gen MLM loss start -> end | disc AUC start -> end |", "|---" * 8 + "|"]
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    num = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    for r in rows:
+        a, b = r["start"], r["end"]
+        lines.append(f"| {r['arm']} | {r['steps']} | {r['pretrain_tokens']:,} | {r['wall_s']:.0f} | "
+                     f"{pct(a['gen_acc'])} -> {pct(b['gen_acc'])} | {pct(a['gen_acc_mask'])} -> {pct(b['gen_acc_mask'])} | "
+                     f"{num(a['gen_loss'], '.2f')} -> {num(b['gen_loss'], '.2f')} | "
+                     f"{num(a['disc_auc'], '.3f')} -> {num(b['disc_auc'], '.3f')} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--init", required=True)
-    parser.add_argument("--tokens", required=True)
-    parser.add_argument("--runs", required=True, help="folder for the arms' pretrain outputs")
+    parser.add_argument("--init")
+    parser.add_argument("--tokens")
+    parser.add_argument("--runs", help="folder for the arms' pretrain outputs")
+    parser.add_argument("--table", action="store_true", help="print the markdown table of --results and stop")
     parser.add_argument("--arms", nargs="+", default=["random", "copy-1", "copy-2", "copy-3"])
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch", type=int, default=8)
@@ -86,6 +102,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1 on a shared, oversubscribed CPU: OpenMP threads spin against each other)")
     args = parser.parse_args()
+    if args.table:
+        print(table([json.loads(line) for line in Path(args.results).read_text().splitlines() if line.strip()]))
+        return
+    if not (args.init and args.tokens and args.runs):
+        parser.error("--init, --tokens and --runs are required to run arms")
     import torch
 
     torch.set_num_threads(args.threads)
