@@ -72,7 +72,8 @@ class PretrainConfig:
     generator_warmup_steps: int = 0
     """Optimizer steps at the start that train the generator alone (no discriminator forward), so the
     discriminator first meets replacements from a generator that already fits the domain. 0: joint from
-    step 0, as in ELECTRA. Counted in max_steps (equal-step comparisons stay equal)."""
+    step 0, as in ELECTRA. Counted in max_steps (equal-step comparisons stay equal); the training log shows
+    disc_loss 0 during it. Measured in benchmarks/RESULTS.md ("Generator initialisation ...")."""
     whole_word: bool = True
     """Mask whole words (the tokenizer's word_start flags) instead of independent sub-word tokens."""
     span_masking: bool = False
