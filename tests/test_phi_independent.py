@@ -74,3 +74,11 @@ def test_unknown_backend_and_missing_pipeline_are_one_line_errors():
         medical.Deidentifier.from_options({"phi_backend": "magic"})
     with pytest.raises(UserError, match="not installed"):
         medical.Deidentifier.from_options({"phi_ner": "xx_no_such_pipeline"})
+
+
+def test_presidio_backend_when_installed(trained):
+    pytest.importorskip("presidio_analyzer", reason="phi_backend: presidio needs pip install -e '.[presidio]'")
+    deid = medical.Deidentifier.from_options({"phi_backend": "presidio"})
+    assert deid.describe().startswith("PHI: Presidio analyzer")
+    text, counts = deid("Patient: John Okafor was seen at 617-555-0134 on March 3, 2021.")
+    assert "Okafor" not in text and "617-555-0134" not in text and counts["NAME"] == 1

@@ -93,9 +93,11 @@ class Deidentifier:
     def _ner(self, text: str) -> list[tuple[int, int, str]]:
         out = []
         names = self.names
-        restored = phi_names.restore_case(text, lambda w: names._named(w) or names._unknown(w))
         windows = _windows(names.hints(text), text)  # NER only where a name may be: the speed of prose
-        docs = self.trained.pipe(restored[a:b] for a, b in windows)
+        if not windows:
+            return out
+        maybe_name = lambda w: names._named(w) or names._unknown(w)  # noqa: E731
+        docs = self.trained.pipe(phi_names.restore_case(text[a:b], maybe_name) for a, b in windows)
         for (offset, _), doc in zip(windows, docs):
             out += [(a + offset, b + offset, kind) for a, b, kind in self._persons(doc)]
         return out

@@ -42,6 +42,7 @@ complained called returns returned arrived notes noted agrees agreed understands
 said feels felt fell""".split())
 NAME_VERBS = PERSON_VERBS | frozenset("was is has had will".split())  # the weak ones only after a gazetteer name
 WORD = re.compile(r"(?<!\w)[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?(?!\w)")
+CAPITALISED = re.compile(r"(?<!\w)[^\W\d_a-z](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?(?!\w)")
 SURNAMES_KEPT = 20_000
 CUE_GAP = re.compile(r"\s*[:,#-]?\s*")
 AGE_NEXT = re.compile(r"(?:,? \(?| (?:is|was) an? )(?:age[ds]?\b|\d{1,3}(?:[- ]?(?:y|yo|yrs?|years?)\b|[fm]\b))", re.IGNORECASE)
@@ -168,13 +169,13 @@ class NameFinder:
         out, offset = [], 0
         for line, blind in segments(text):
             cased = not blind
-            words = list(WORD.finditer(line))
-            for i, m in enumerate(words):
+            for m in (CAPITALISED if cased else WORD).finditer(line):  # cased prose: only its capitalised words
                 word = m.group()
-                if (cased and (not word[0].isupper() or word.isupper())) or word.lower() in NEVER:
+                if (cased and (word.isupper() or not word[0].isupper())) or word.lower() in NEVER:
                     continue
                 low = word.lower()
-                nxt = words[i + 1].group() if i + 1 < len(words) and words[i + 1].start() == m.end() + 1 else ""
+                after = WORD.match(line, m.end() + 1) if line[m.end():m.end() + 1] == " " else None
+                nxt = after.group() if after else ""
                 # "Grace Slater", "Sky Burgess"; not "May cause", "Key Points", "Non-Hodgkin Lymphoma"
                 before_capital = nxt[:1].isupper() and (self._named(nxt) or self._unknown(nxt))
                 if (self._named(word) and not self.is_word(low)) or (self._named(word) and (before_capital or not cased)) \
