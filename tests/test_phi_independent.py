@@ -82,3 +82,19 @@ def test_presidio_backend_when_installed(trained):
     assert deid.describe().startswith("PHI: Presidio analyzer")
     text, counts = deid("Patient: John Okafor was seen at 617-555-0134 on March 3, 2021.")
     assert "Okafor" not in text and "617-555-0134" not in text and counts["NAME"] == 1
+
+
+def test_corpus_summary_names_the_detector_that_ran(tmp_path):
+    from domain_electra.corpus import CorpusConfig
+    from domain_electra.corpus.build import build_corpus
+
+    note = ("Patient: Adelmo Pergolesi was admitted on 03/04/2021 with community-acquired pneumonia. "
+            "He lives at 12 Oak Street, Springfield, IL 62704 and can be reached at 217-555-0134. ") * 3
+    (tmp_path / "note.txt").write_text(note)
+    config = CorpusConfig(domain="medical", sources=[str(tmp_path / "note.txt")], decontaminate=False,
+                          languages=["en"], min_chars=10, cleaner_options={"deidentify": True, "phi_ner": "none"})
+    stats = build_corpus(config, tmp_path / "out", progress=False)
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert stats["cleaners"] == [medical.Deidentifier.from_options({"phi_ner": "none"}).describe()]
+    assert "- cleaner: PHI: rules only" in summary and medical.INSTALL_HINT in summary
+    assert stats["phi"]["NAME"] == 3 and "Pergolesi" not in summary

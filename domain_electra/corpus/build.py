@@ -316,6 +316,8 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
         "bytes": {"in": totals["bytes_in"], "out": shards["train"]["bytes"] + shards["validation"]["bytes"]},
         "languages": dict(languages.most_common()),
         "language_detector": "file extension" if domain.tokenizer.pretokenizer == "code" else S.language_detector()[1],
+        # What a cleaner says it ran, e.g. the medical PHI detector: "PHI: rules only (no trained pipeline ...)".
+        "cleaners": [step.describe() for step in build_steps(prep.plan) if hasattr(step, "describe")],
         "duplicate_rate": round((dropped["exact_duplicate"] + dropped["near_duplicate"]) / dedup_seen, 4)
         if dedup_seen else 0.0,
         "edits": dict(edits.most_common()),

@@ -60,6 +60,7 @@ def write_summary(stats: dict, path: Path) -> None:
         f"- text: {size['in'] / 1e6:.2f} MB in -> {size['out'] / 1e6:.2f} MB out",
         f"- duplicate rate: {100 * stats['duplicate_rate']:.2f}%",
         f"- language identification: {stats.get('language_detector', '')}",
+        *[f"- cleaner: {note}" for note in stats.get("cleaners", [])],
         f"- decontamination: {stats['decontamination'].get('dropped', 0)} documents dropped "
         f"({stats['decontamination'].get('indexed_ngrams', 0)} test n-grams indexed)",
         f"- time: {stats['seconds']} s with {stats['workers']} worker(s), {stats['mb_per_s']} MB/s"
