@@ -31,7 +31,8 @@ NEVER = frozenset("""patient pt dr mr mrs ms md do rn np pa phd the a an and or 
 were has had have be been seen today yesterday tomorrow she he her his they their him we our you your i me my
 who which that this these those it its also then there here when where while after before since about per via
 bp hr rr temp spo2 ed er icu or mri ct cbc bmp ekg ecg abvd copd chf cad dm htn iv po prn bid tid qid qd mg ml
-kg cm mm mmol mcg dose daily twice weekly monthly hospital clinic center medical street road avenue""".split())
+kg cm mm mmol mcg dose daily twice weekly monthly hospital clinic center medical street road avenue
+situ vivo vitro utero""".split())
 EPONYM_NEXT = frozenset("""disease syndrome palsy lymphoma sarcoma tumor tumour sign signs test score scale criteria
 catheter procedure reflex phenomenon history maneuver manoeuvre classification fracture ulcer disorder's disease's
 anomaly deformity node nodes cell cells method technique law rule index solution's solution stain""".split())
@@ -238,6 +239,9 @@ class NameFinder:
                        and _adjacent(line, tokens[run[-1]][1], tokens[run[-1] + 1][0])
                        and tokens[run[-1] + 1][2].lower().rstrip(".") not in NEVER | STOP_WORDS | CUES | TITLES):
                     run.append(run[-1] + 1)
+            if prev not in TITLES and cased and self.lexicon \
+                    and not any(self._named(tokens[k][2]) or self._unknown(tokens[k][2]) for k in run):
+                return False  # "Removed By Surgery": a title-cased heading, not "by Okafor"
             return any(kinds[k] for k in run) and not all(len(w) == 1 for w in words)
         strong = sum(kinds[k] == 2 for k in run)
         named = [w for w in words if (w in self.first or w in self.last) and len(w) > 1]
@@ -246,11 +250,17 @@ class NameFinder:
             return True  # "Kick Goudriaan is a 100-year-old", "June Pimenta tolerated"
         if len(run) >= 2 and named and sum(len(w) > 1 for w in words) >= 2:
             second = tokens[run[1]][2] if len(run) > 1 else ""
-            if words[0] in self.first and (not self.is_word(words[0]) or self._named(second) or self._unknown(second)):
+            plain = self.is_word(words[0]) and (not cased or self.is_word(second.lower().rstrip(".")))
+            if words[0] in self.first and not (plain and not cased) \
+                    and (not self.is_word(words[0]) or self._named(second) or self._unknown(second)):
                 return True  # "Grace Slater", "Will Baker", "Joy Ogrodowicz"; not "See Drugs Approved"
             if strong >= 1 and self.lexicon:
                 return True  # "Okafor Smith"
-            return len(named) >= 2 or any(self._unknown(tokens[k][2]) for k in run)  # "Valérie Lombard"
+            if any(w in EPONYM_NEXT for w in words):
+                return False  # "Polycystic Kidney Disease", "Red Blood Cell Transfusions": a heading
+            # "Valérie Lombard"; two gazetteer words need one that is no English word ("high blood" is not a name)
+            return (len(named) >= 2 and not all(self.is_word(w) for w in named)) \
+                or any(self._unknown(tokens[k][2]) for k in run)
         if len(run) == 1 and strong and self.lexicon:  # with no dictionary, "Stage" and "Blood" look like surnames
             return not cased or not _sentence_start(line, tokens[first_tok][0]) or nxt in NAME_VERBS
         long_words = [tokens[k][2] for k in run if len(tokens[k][2].rstrip(".")) > 1]
