@@ -118,14 +118,15 @@ def run_bench(domain: str, models: dict, out: Path, scale: Scale, overrides: lis
 
 
 def suite_rows(results: dict) -> dict[str, dict]:
-    """{arm: {suite_average, delta_vs_base, ci_low, ci_high}} in points, from bench's suite average."""
-    average = results.get("suite_average") or {}
+    """{arm: {suite_average, suite_ci, delta_vs_base, ci_low, ci_high}} in points, from bench's suite average
+    and its paired delta against the first model."""
+    deltas = results.get("suite_delta") or {}
     rows = {}
-    for arm, rec in average.items():
-        delta = rec.get("delta") or {}
+    for arm, rec in (results.get("suite_average") or {}).items():
+        delta = deltas.get(arm) or {}
         rows[arm] = {"suite_average": _points(rec.get("mean")),
                      "suite_ci": [_points(rec.get("ci_low")), _points(rec.get("ci_high"))],
-                     "delta_vs_base": _points(delta.get("mean")), "ci_low": _points(delta.get("ci_low")),
+                     "delta_vs_base": _points(delta.get("delta")), "ci_low": _points(delta.get("ci_low")),
                      "ci_high": _points(delta.get("ci_high"))}
     return rows
 
