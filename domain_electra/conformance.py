@@ -9,7 +9,7 @@ import re
 
 from .domain import Document, Domain, EvalTask, MaskingPolicy, TokenizerRecipe
 
-TASK_KINDS = ("classification", "multilabel", "pair", "token", "retrieval", "cloze")
+TASK_KINDS = ("classification", "multilabel", "pair", "token", "retrieval", "regression", "cloze")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 REASON_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -50,10 +50,24 @@ def check_domain(domain: Domain) -> list[str]:
             problems.append(f"eval task {task.name}: kind {task.kind!r} not in {TASK_KINDS}")
         elif not callable(task.load):
             problems.append(f"eval task {task.name}: load is not callable")
+        else:
+            problems.extend(_check_metric(task))
     if not domain.examples:
         problems.append("examples is empty (give a few texts for smoke tests)")
     problems.extend(_check_cleaners(domain))
     return problems
+
+
+def _check_metric(task: EvalTask) -> list[str]:
+    """A metric the task's kind does not produce would pass loading and fail while scoring dev: flag it now."""
+    from .errors import UserError
+    from .evaluation.metrics import task_metric
+
+    try:
+        task_metric(task.name, task.kind, task.metric)
+    except UserError as exc:
+        return [f"eval task {task.name}: {exc}".replace(f"task '{task.name}': ", "")]
+    return []
 
 
 def _check_cleaners(domain: Domain) -> list[str]:

@@ -65,6 +65,7 @@ class TaskData:
     kind "pair": {"text", "text_pair", "label"}
     kind "token": {"tokens": list[str], "tags": list[str]} (BIO tags)
     kind "retrieval": {"query", "document"} (the document is the query's single relevant item)
+    kind "regression": {"text", "label": float} (+ "text_pair" for scored pairs, e.g. sentence similarity)
     kind "cloze": {"text" (with the mask marker "<mask>"), "answer", "choices": list[str]}
     """
 
@@ -74,6 +75,9 @@ class TaskData:
     labels: tuple[str, ...] = ()
     license: str = ""
     citation: str = ""
+    # retrieval: per test language, extra candidate documents (a separate corpus). A query is ranked against
+    # every distinct document of its test split plus these, deduplicated by text; --limit never shrinks it.
+    candidates: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class EvalTask:
     """One benchmark task of a domain. `load(data_dir, **options)` parses the original files."""
 
     name: str
-    kind: str  # "classification" | "multilabel" | "pair" | "token" | "retrieval" | "cloze"
+    kind: str  # "classification" | "multilabel" | "pair" | "token" | "retrieval" | "regression" | "cloze"
     description: str
     load: Callable[..., TaskData]
     metric: str = "accuracy"
@@ -89,6 +93,7 @@ class EvalTask:
     test_languages: tuple[str, ...] = ("en",)
     data_subdir: str = ""  # where its files live under --data-dir (for the "missing data" message)
     source_url: str = ""  # where a user gets the data set when it is missing
+    sanity_check: bool = False  # a task every sensible model aces: reported as a check, not a comparison
 
 
 @dataclass(frozen=True)

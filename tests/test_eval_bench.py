@@ -83,6 +83,23 @@ def test_code_suite_end_to_end(models, tmp_path):
     assert "Python Software Foundation License" in report and "delta vs scratch" in report
     assert (out / "bars-stdlib-docstring-retrieval-lora-fine-tuned.png").stat().st_size > 1000
     assert (out / "curves-pretrained.png").is_file() and not (out / "curves-scratch.png").exists()
+    # The candidate pool is every distinct test document, whatever --limit did to the queries.
+    from domain_electra.finetune.batches import pool_sizes
+    from domain_electra.registry import get_domain
+
+    full = get_domain("code").task("stdlib-docstring-retrieval").load(None)
+    pool = saved["tasks"]["stdlib-docstring-retrieval"]["candidate_pool"]
+    assert pool == pool_sizes(full) and pool["python"] > 16
+    assert (retrieval["m:pool"] == pool["python"]).all()
+    assert f"Candidate pool: python {pool['python']} documents" in report
+    # Suite average: the retrieval task only (the cloze task is a probe), an interval around each mean.
+    assert saved["suite_average_tasks"] == ["stdlib-docstring-retrieval"]
+    for name in models:
+        avg = saved["suite_average"][name]
+        means = [r["mean"] for r in results["summary"] if r["model"] == name and r["variant"] == "lora fine-tuned"]
+        assert avg["mean"] == pytest.approx(means[0]) and avg["ci_low"] <= avg["mean"] <= avg["ci_high"]
+    assert saved["suite_delta"]["pretrained"]["delta"] == pytest.approx(mine["delta"])
+    assert "## Suite average" in report
 
 
 def test_cross_lingual_matrix_and_heatmap(models, tmp_path):
@@ -202,3 +219,51 @@ def test_shipped_suites_parse(name):
 
     suite = load_suite(Path(__file__).resolve().parent.parent / "evals" / f"{name}.yaml")
     assert suite.tasks and all(_finetune_config(suite, st, {}, 0).epochs >= 1 for st in suite.tasks)
+
+
+def test_zero_shot_retrieval_variant_runs_once_without_training(models, tmp_path):
+    suite = write(tmp_path / "zs.yaml", """
+        domain: code
+        finetune: {max_length: 32, eval_batch_size: 16}
+        tasks:
+          - task: stdlib-docstring-retrieval
+            finetune: {zero_shot: true}
+        """)
+    results = run_bench(BenchConfig(suite=suite, models=models, limit=12, seeds=3, bootstrap=20), tmp_path / "b",
+                        progress=False)
+    assert {r["variant"] for r in results["rows"]} == {"zero-shot embeddings"} and len(results["rows"]) == 2
+    assert all(r["steps"] == 0 and r["trainable_params"] == 0 for r in results["runs"])
+    info = results["tasks"]["stdlib-docstring-retrieval"]
+    assert info["zero_shot"] is True and results["finetune"]["stdlib-docstring-retrieval"]["zero_shot"] is True
+    assert set(results["suite_average"]) == set(models)
+
+
+def test_a_metric_the_kind_lacks_fails_before_any_training(models, tmp_path):
+    for metric, message in [("mrr@10", "not one a classification task produces"),
+                            ("micro_f1_excluding:none", "label 'none'")]:
+        plugin = write(tmp_path / f"p{len(message)}.py",
+                       TOY_PLUGIN.replace('source_url="nowhere"', f'source_url="nowhere", metric="{metric}"'))
+        suite = write(tmp_path / "m.yaml", f"domain: {plugin}\ntasks: [toy-sentiment]\n")
+        with pytest.raises(UserError, match=message) as err:
+            run_bench(BenchConfig(suite=suite, models=models), tmp_path / "o", progress=False)
+        assert "\n" not in str(err.value) and not (tmp_path / "o" / "progress.jsonl").exists()
+
+
+def test_saturated_cells_and_constant_runs_are_flagged():
+    from domain_electra.evaluation.report import flags, summarise
+
+    gold = [0, 1] * 50
+    rows, predictions = [], {}
+    for model, pred, task in [("a", gold, "easy"), ("b", gold[:-1] + [0], "easy"), ("a", gold, "hard"),
+                              ("b", [0] * 100, "hard")]:
+        acc = sum(g == p for g, p in zip(gold, pred)) / 100
+        rows.append({"model": model, "task": task, "kind": "classification", "variant": "lora fine-tuned", "seed": 0,
+                     "language": "en", "train_language": "en", "metric": "accuracy", "score": acc, "n": 100,
+                     "constant_prediction": len(set(pred)) == 1})
+        predictions[(task, "lora fine-tuned", "en", model, 0)] = {"gold": gold, "pred": pred}
+    summary, _ = summarise(rows, predictions, ["a", "b"], {"easy": ("x", "y"), "hard": ("x", "y")}, 20)
+    found = flags(summary, rows)
+    # easy: 1.00 and 0.99, both within 0.01 of 1; hard: 1.00 and 0.50, so it separates them.
+    assert [(c["task"], c["scores"]) for c in found["saturated"]] == [("easy", {"a": 1.0, "b": 0.99})]
+    assert found["constant_predictions"] == [{"model": "b", "task": "hard", "variant": "lora fine-tuned", "seed": 0,
+                                             "language": "en"}]

@@ -322,3 +322,131 @@ def test_a_checkpoint_without_pooler_trains_its_pooler_and_reloads_identically(t
     again, _ = load_finetuned(tmp_path / "ft")
     tok = load_tokenizer(tmp_path / "ft")
     assert torch.equal(_logits(reloaded, tok, data.test["en"]), _logits(again, tok, data.test["en"]))
+
+
+# --- honest retrieval, zero-shot, regression, declared metrics ----------------------------------------------
+
+def retrieval_rows(n: int, duplicate_every: int = 0) -> list[dict]:
+    rows = []
+    for i in range(n):
+        name = f"{WORDS[i % len(WORDS)]}_{i}"
+        document = "def same return value" if duplicate_every and i % duplicate_every == 0 else f"def {name} return key"
+        rows.append({"query": f"{WORDS[(i * 7) % len(WORDS)]} {name}", "document": document})
+    return rows
+
+
+def test_candidate_pool_and_each_querys_rank_are_unchanged_by_limit(tiny):
+    from domain_electra.finetune.batches import pool_sizes
+    from domain_electra.finetune.models import Pooler
+    from domain_electra.finetune.train import predict
+
+    test = retrieval_rows(30, duplicate_every=5)  # rows 0, 5, ..., 25 share one document text
+    data = TaskData(train=[], dev=[], test={"python": test}, candidates={"python": ["def extra return list"]})
+    assert pool_sizes(data) == {"python": 30 - 6 + 1 + 1}  # 24 distinct + the shared one + the extra candidate
+    torch.manual_seed(0)
+    model, tok = load_base(tiny, "retrieval").eval(), load_tokenizer(tiny)
+    config = FinetuneConfig(max_length=16, eval_batch_size=8)
+
+    def ranks(limit):
+        cut = limit_data(data, limit)
+        rows = cut.test["python"]
+        _, pred = predict("retrieval", model, tok, rows, config, (), None, Pooler("mean"),
+                          candidates=cut.candidates.get("python", ()))
+        return pool_sizes(cut)["python"], {r["query"]: p for r, p in zip(rows, pred)}
+
+    full_pool, full = ranks(None)
+    small_pool, small = ranks(7)
+    assert full_pool == small_pool == 26 and len(small) == 7
+    assert all(full[q] == small[q] for q in small)
+    assert all(above + tied <= 25 for above, tied in full.values())
+
+
+class Collapsed(torch.nn.Module):
+    """An encoder whose every token state is the same vector: the bi-encoder's worst case."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(4))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(last_hidden_state=self.weight.expand(*input_ids.shape, 4))
+
+
+def test_a_collapsed_encoder_scores_the_chance_mrr_end_to_end(tiny):
+    from fractions import Fraction
+
+    from domain_electra.evaluation.metrics import score
+    from domain_electra.finetune.train import predict
+
+    rows = retrieval_rows(24, duplicate_every=6)  # 20 distinct + 1 shared document = 21 candidates
+    gold, pred = predict("retrieval", Collapsed(), load_tokenizer(tiny), rows, FinetuneConfig(max_length=16), (),
+                         torch.device("cpu"))
+    out = score("retrieval", gold, pred)
+    n = 21
+    assert pred == [[0, n - 1]] * 24
+    assert out["mrr@10"] == pytest.approx(float(sum(Fraction(1, r) for r in range(1, 11)) / n))
+    assert out["recall@5"] == pytest.approx(5 / n)  # with ties counted as wins these were all 1.0
+
+
+def test_zero_shot_scores_a_test_only_set_without_training(tiny, tmp_path):
+    test = retrieval_rows(12)
+    task = EvalTask(name="humaneval-like", kind="retrieval", description="", load=lambda *a, **k: None,
+                    metric="recall@5")
+    data = TaskData(train=[], dev=[], test={"python": test})
+    config = FinetuneConfig(zero_shot=True, max_length=16)
+    result = finetune(task, data, tiny, tmp_path / "zs", config, progress=False)
+    assert result["steps"] == 0 and result["method"] == "zero-shot" and result["best_dev"] is None
+    assert result["test"]["python"]["pool"] == 12 and "recall@5" in result["test"]["python"]
+    again = finetune(task, data, tiny, None, config, progress=False)
+    assert again["test"] == result["test"]  # deterministic: nothing is trained or sampled
+    assert (tmp_path / "zs" / "zero_shot.json").is_file()
+    with pytest.raises(UserError, match="retrieval tasks only"):
+        finetune(*synthetic("classification"), tiny, None, config, progress=False)
+    with pytest.raises(UserError, match="no train examples"):  # without zero_shot a train split is needed
+        finetune(task, data, tiny, None, FAST, progress=False)
+
+
+def test_regression_trains_a_one_output_head_and_reloads(tiny, tmp_path):
+    from domain_electra.finetune import evaluate
+
+    rng = random.Random(0)
+    rows = []
+    for i in range(48):
+        value = (i % 4) / 3
+        word = ("bearish", "neutral", "rises", "bullish")[i % 4]
+        rows.append({"text": " ".join(rng.choice(WORDS[:10]) for _ in range(4)) + f" {word}", "label": value})
+    data = TaskData(train=rows[:32], dev=rows[32:40], test={"en": rows[40:]})
+    task = EvalTask(name="toy-score", kind="regression", description="", load=lambda *a, **k: data, metric="spearman")
+    config = FinetuneConfig(**{**FAST.__dict__, "epochs": 4, "lr": 1e-2})
+    result = finetune(task, data, tiny, tmp_path / "reg", config, progress=False)
+    scores = result["test"]["en"]
+    assert set(scores) >= {"pearson", "spearman"} and result["metric"] == "spearman"
+    pred = result["predictions"]["en"]["pred"]
+    assert all(isinstance(p, float) for p in pred) and result["predictions"]["en"]["gold"] == [r["label"] for r in rows[40:]]
+    assert evaluate(task, data, tmp_path / "reg", progress=False)["en"] == scores
+    # The loss is the mean squared error of the single output (this 2-layer hidden-32 model is too small
+    # to learn the keyword in a test's budget: it predicts about the mean, so no score is pinned here).
+    from domain_electra.finetune.models import Pooler
+    from domain_electra.finetune.train import _forward_keys, train_loss
+
+    torch.manual_seed(0)
+    model, tok = load_base(tiny, "regression").eval(), load_tokenizer(tiny)
+    assert model.num_labels == 1
+    batch = rows[:8]
+    loss = train_loss("regression", model, Pooler("mean"), tok, batch, FAST, (), torch.device("cpu"), _forward_keys(model))
+    out = model(**encode_texts(tok, batch, "regression", FAST.max_length)).logits[:, 0]
+    assert loss.item() == pytest.approx(torch.mean((out - torch.tensor([r["label"] for r in batch])) ** 2).item(), rel=1e-5)
+
+
+def test_a_declared_classification_metric_is_scored_not_a_key_error(tiny):
+    task, data = synthetic("classification")
+    for metric in ("micro_f1", "weighted_f1", "micro_f1_excluding:neutral"):
+        result = finetune(EvalTask(**{**task.__dict__, "metric": metric}), data, tiny, None,
+                          FinetuneConfig(**{**FAST.__dict__, "epochs": 1}), progress=False)
+        assert result["metric"] == metric and f"dev_{metric}" in result["history"][0]
+        assert 0 <= result["test"]["en"][metric] <= 1
+    with pytest.raises(UserError, match="label 'none'"):
+        finetune(EvalTask(**{**task.__dict__, "metric": "micro_f1_excluding:none"}), data, tiny, None, FAST,
+                 progress=False)

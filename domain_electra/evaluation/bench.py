@@ -16,10 +16,10 @@ from pathlib import Path
 from ..config import from_dict, to_dict
 from ..errors import UserError
 from ..finetune import FinetuneConfig, check_model_dir, finetune
-from ..finetune.batches import check_nonempty, limit_data
+from ..finetune.batches import check_nonempty, limit_data, pool_sizes
 from ..finetune.progress import make_progress
 from ..finetune.train import metric_of
-from .metrics import score
+from .metrics import check_metric, constant_prediction, score
 from .probes import run_probes
 from .suite import Suite, load_suite
 
@@ -60,12 +60,17 @@ def _finetune_config(suite: Suite, st, overrides: dict, seed: int) -> FinetuneCo
     return from_dict(FinetuneConfig, values, "finetune")
 
 
+def _zero_shot(suite: Suite, st, config: BenchConfig) -> bool:
+    return _finetune_config(suite, st, config.finetune, 0).zero_shot
+
+
 def _load_all(suite: Suite, config: BenchConfig, progress: bool) -> dict:
     """Load, limit and check every task's data before training anything (fail fast, nothing partial)."""
     datas = {}
     for st in suite.tasks:
         data = limit_data(st.task.load(config.data_dir, **st.options), config.limit)
-        check_nonempty(st.task.name, data, need_train=st.task.kind != "cloze")
+        check_nonempty(st.task.name, data, need_train=st.task.kind != "cloze" and not _zero_shot(suite, st, config))
+        check_metric(st.task.kind, metric_of(st.task), data.labels, where=f"task '{st.task.name}'")
         if st.probe:
             prompt_rows(st.probe, data)  # label words must match the labels: check before training
         datas[st.task.name] = data
@@ -101,10 +106,10 @@ def _hardware() -> dict:
     return info
 
 
-def _rows(model: str, task, variant: str, seed: int, lang: str, metrics: dict, n: int) -> dict:
+def _rows(model: str, task, variant: str, seed: int, lang: str, metrics: dict, n: int, probe: bool = False) -> dict:
     # Probes are scored by accuracy whatever the task's fine-tuning metric is.
     metric = metric_of(task) if metric_of(task) in metrics else "accuracy"
-    kind = "cloze" if variant.startswith("zero-shot") else task.kind
+    kind = "cloze" if probe else task.kind
     return {"model": model, "task": task.name, "kind": kind, "variant": variant, "seed": seed,
             "language": lang, "train_language": task.train_language, "metric": metric,
             "score": metrics[metric], "n": n, **{f"m:{k}": v for k, v in metrics.items()}}
@@ -114,7 +119,7 @@ def _finetune_best_lr(suite: Suite, st, config: BenchConfig, name: str, model_di
     """(config, result, {lr: dev score}) of the dev-best run over config.lr_grid (the suite's lr alone when
     the grid is empty); ties keep the earlier grid value. Test scores are never looked at to choose."""
     base = _finetune_config(suite, st, config.finetune, seed)
-    trials = [replace(base, lr=lr) for lr in config.lr_grid] or [base]
+    trials = [replace(base, lr=lr) for lr in config.lr_grid if not base.zero_shot] or [base]
     best, dev_by_lr = None, {}
     for ft in trials:
         folder = f"seed{seed}" + (f"-lr{ft.learning_rate:g}" if config.lr_grid else "")
@@ -126,9 +131,22 @@ def _finetune_best_lr(suite: Suite, st, config: BenchConfig, name: str, model_di
     return best[0], best[1], dev_by_lr
 
 
+def _task_info(suite: Suite, st, data, config: BenchConfig) -> dict:
+    """results.json's description of a task: what was scored, on how much data, against what pool."""
+    task, zero = st.task, _zero_shot(suite, st, config)
+    ft = _finetune_config(suite, st, config.finetune, 0)
+    main = None if task.kind == "cloze" else "zero-shot embeddings" if zero else f"{ft.method} fine-tuned"
+    return {"kind": task.kind, "metric": metric_of(task), "description": task.description, "license": data.license,
+            "source": task.source_url, "train_language": task.train_language,
+            "examples": {"train": len(data.train), "dev": len(data.dev),
+                         **{f"test/{k}": len(v) for k, v in data.test.items()}},
+            "main_variant": main, "zero_shot": zero, "sanity_check": bool(getattr(task, "sanity_check", False)),
+            **({"candidate_pool": pool_sizes(data)} if task.kind == "retrieval" else {})}
+
+
 def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> dict:
     """Run the suite; write results.json, results.csv, report.md and PNG plots into `out`; return results."""
-    from .report import print_table, summarise, write_outputs
+    from .report import average, flags, print_table, summarise, write_outputs
 
     if not config.models:
         raise UserError("bench needs at least one --model NAME=PATH")
@@ -138,8 +156,9 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
         raise UserError(f"lr_grid values must be positive learning rates, got {list(config.lr_grid)}")
     suite = load_suite(config.suite, tuple(config.tasks), data_dir=config.data_dir)
     models = {name: check_model_dir(path) for name, path in config.models.items()}
-    for st in suite.tasks:  # a bad budget value should fail now, not after an hour of training
+    for st in suite.tasks:  # a bad budget value or metric should fail now, not after an hour of training
         _finetune_config(suite, st, config.finetune, 0)
+        metric_of(st.task)
     datas = _load_all(suite, config, progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +167,7 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
     stream = (out / "progress.jsonl").open("w", encoding="utf-8")
 
     units = [(st, name, seed) for st in suite.tasks for name in models
-             for seed in (range(1) if st.task.kind == "cloze" else range(config.seeds))]
+             for seed in (range(1) if st.task.kind == "cloze" or _zero_shot(suite, st, config) else range(config.seeds))]
     units += [(st, name, "probe") for st in suite.tasks if st.probe for name in models]
     rows, predictions, runs, started = [], {}, [], time.perf_counter()
     with make_progress(progress) as bar, stream:
@@ -164,17 +183,18 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
                 for variant, per_lang in variants:
                     for lang, gp in per_lang.items():
                         new.append(_rows(name, task, f"zero-shot {variant}", 0, lang,
-                                         score("cloze", gp["gold"], gp["pred"]), len(gp["gold"])))
+                                         score("cloze", gp["gold"], gp["pred"]), len(gp["gold"]), probe=True))
                         predictions[(task.name, f"zero-shot {variant}", lang, name, 0)] = gp
             else:
                 ft, result, dev_by_lr = _finetune_best_lr(suite, st, config, name, models[name], data, seed, out)
-                variant = f"{ft.method} fine-tuned"
+                variant = "zero-shot embeddings" if ft.zero_shot else f"{ft.method} fine-tuned"
                 runs.append({"model": name, "task": task.name, "seed": seed, "steps": result["steps"],
                              "train_seconds": result["train_seconds"], "best_dev": result["best_dev"],
                              "lr": ft.learning_rate, **({"dev_by_lr": dev_by_lr} if config.lr_grid else {}),
                              "trainable_params": result["trainable_params"], "total_params": result["total_params"]})
                 for lang, metrics in result["test"].items():
                     new.append(_rows(name, task, variant, seed, lang, metrics, metrics["n"]))
+                    new[-1]["constant_prediction"] = constant_prediction(task.kind, result["predictions"][lang]["pred"])
                     predictions[(task.name, variant, lang, name, seed)] = result["predictions"][lang]
             rows += new
             for row in new:
@@ -182,8 +202,9 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
             stream.flush()
             bar.advance(job)
 
-    labels = {st.task.name: len(datas[st.task.name].labels) for st in suite.tasks}
+    labels = {st.task.name: tuple(datas[st.task.name].labels) for st in suite.tasks}
     summary, matrices = summarise(rows, predictions, list(models), labels, config.bootstrap)
+    tasks = {st.task.name: _task_info(suite, st, datas[st.task.name], config) for st in suite.tasks}
     results = {
         "complete": True, "suite": str(config.suite), "name": suite.name,
         "domain": suite.domain.name if suite.domain else "",
@@ -191,14 +212,13 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
         "finetune": {st.task.name: to_dict(_finetune_config(suite, st, config.finetune, 0)) for st in suite.tasks},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "hardware": _hardware(),
         "wall_seconds": time.perf_counter() - started,
-        "tasks": {st.task.name: {"kind": st.task.kind, "metric": metric_of(st.task), "description": st.task.description,
-                                 "license": datas[st.task.name].license, "source": st.task.source_url,
-                                 "train_language": st.task.train_language,
-                                 "examples": {"train": len(datas[st.task.name].train), "dev": len(datas[st.task.name].dev),
-                                              **{f"test/{k}": len(v) for k, v in datas[st.task.name].test.items()}}}
-                  for st in suite.tasks},
-        "rows": rows, "runs": runs, "summary": summary, "matrices": matrices,
+        "tasks": tasks, "rows": rows, "runs": runs, "summary": summary, "matrices": matrices,
+        **flags(summary, rows),
     }
+    averaged = average(predictions, list(models), {k: {**v, "labels": labels[k]} for k, v in tasks.items()},
+                       config.bootstrap)
+    results |= {"suite_average": averaged["average"], "suite_delta": averaged["delta"],
+                "suite_average_tasks": averaged["tasks"]}
     write_outputs(results, out)
     (out / "progress.jsonl").unlink(missing_ok=True)
     if progress:

@@ -8,17 +8,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import bootstrap_delta
+from .metrics import CEILING, bootstrap_delta, suite_average
+
+SATURATION_MARGIN = 0.01  # every model within 1 point of the ceiling: the task cannot separate them
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
-def summarise(rows: list[dict], predictions: dict, models: list[str], num_labels: dict[str, int],
+def _labels(value) -> tuple[int, tuple]:
+    """(num_labels, label names) from a task's entry: its label names, or (older callers) their count."""
+    return (value, ()) if isinstance(value, int) else (len(value), tuple(value))
+
+
+def summarise(rows: list[dict], predictions: dict, models: list[str], num_labels: dict,
               n_boot: int = 1000) -> tuple[list[dict], dict]:
     """Per (task, variant, language, model): mean/std over seeds, delta vs the first model with a paired
-    bootstrap 95% CI, and the transfer gap (score on the training language minus score here)."""
+    bootstrap 95% CI, the transfer gap (score on the training language minus score here), and "saturated"
+    (every model of this task, variant and language within SATURATION_MARGIN of the metric's ceiling).
+    num_labels: task -> its label names (or their count)."""
     df = pd.DataFrame(rows)
     keys = ["task", "variant", "language", "model"]
     grouped = df.groupby(keys, sort=False).agg(
@@ -36,15 +45,51 @@ def summarise(rows: list[dict], predictions: dict, models: list[str], num_labels
             if seeds_a and seeds_b:
                 pa = [predictions[(rec["task"], rec["variant"], rec["language"], base, s)] for s in seeds_a]
                 pb = [predictions[(rec["task"], rec["variant"], rec["language"], rec["model"], s)] for s in seeds_b]
+                count, names = _labels(num_labels.get(rec["task"], 0))
                 delta, low, high = bootstrap_delta(rec["kind"], rec["metric"], pa[0]["gold"], [p["pred"] for p in pa],
-                                                   [p["pred"] for p in pb], num_labels.get(rec["task"], 0), n_boot)
+                                                   [p["pred"] for p in pb], count, n_boot, labels=names)
                 rec |= {"delta": delta, "ci_low": low, "ci_high": high}
         source = grouped[(grouped.task == rec["task"]) & (grouped.variant == rec["variant"]) &
                          (grouped.model == rec["model"]) & (grouped.language == rec["train_language"])]
         many = (grouped[(grouped.task == rec["task"])].language.nunique() > 1)
         rec["gap"] = float(source["mean"].iloc[0] - rec["mean"]) if many and len(source) else None
+        level = grouped[(grouped.task == rec["task"]) & (grouped.variant == rec["variant"]) &
+                        (grouped.language == rec["language"])]["mean"]
+        rec["saturated"] = bool((level >= CEILING - SATURATION_MARGIN).all())
         summary.append(rec)
     return summary, _matrices(summary, models)
+
+
+def flags(summary: list[dict], rows: list[dict]) -> dict:
+    """What a reader must not take for a comparison: saturated (task, variant, language) cells and runs
+    that predicted one and the same thing everywhere (e.g. the majority label)."""
+    saturated = {}
+    for rec in summary:
+        if rec.get("saturated"):
+            cell = saturated.setdefault((rec["task"], rec["variant"], rec["language"]),
+                                        {"task": rec["task"], "variant": rec["variant"], "language": rec["language"],
+                                         "metric": rec["metric"], "scores": {}})
+            cell["scores"][rec["model"]] = rec["mean"]
+    constant = [{k: r[k] for k in ("model", "task", "variant", "seed", "language")}
+                for r in rows if r.get("constant_prediction")]
+    return {"saturated": list(saturated.values()), "constant_predictions": constant}
+
+
+def average(predictions: dict, models: list[str], tasks: dict, n_boot: int = 1000) -> dict:
+    """suite_average over each task's main variant (fine-tuned, or zero-shot embeddings), every test
+    language; probes and cloze tasks are left out (a model without an MLM head has no probe score)."""
+    units = {}
+    for (task, variant, lang, model, seed), gp in predictions.items():
+        info = tasks.get(task)
+        if info is None or variant != info.get("main_variant"):
+            continue
+        count, names = _labels(info.get("labels", ()))
+        unit = units.setdefault((task, lang), {"task": task, "kind": info["kind"], "metric": info["metric"],
+                                               "labels": names, "num_labels": count, "gold": gp["gold"], "preds": {}})
+        unit["preds"].setdefault(model, []).append((seed, gp["pred"]))
+    for unit in units.values():
+        unit["preds"] = {m: [p for _, p in sorted(v, key=lambda x: x[0])] for m, v in unit["preds"].items()}
+    return suite_average(list(units.values()), models, n_boot)
 
 
 def _matrices(summary: list[dict], models: list[str]) -> dict:
@@ -171,12 +216,22 @@ def render_markdown(results: dict, plots: dict[str, list[str]]) -> str:
              f"- seeds: {results['config']['seeds']}; limit per split: {results['config']['limit']}; "
              f"bootstrap resamples: {results['config']['bootstrap']}",
              "- scores: mean +- std over seeds; delta = model minus baseline, paired bootstrap 95% interval over "
-             "test examples and seeds; gap = score on the training language minus score on this language.", ""]
+             "test examples and seeds; gap = score on the training language minus score on this language.",
+             "- retrieval: each query is ranked against the task's whole candidate pool (every distinct test "
+             "document plus any candidate corpus; --limit cuts queries, never the pool); a document tied with the "
+             "relevant one counts at its expected rank, so a collapsed model scores chance.", ""]
+    lines += _average_lines(results, models) + _flag_lines(results)
     df = pd.DataFrame(results["summary"])
     for task, info in results["tasks"].items():
+        pool = info.get("candidate_pool") or {}
+        notes = ([f"Candidate pool: " + ", ".join(f"{k} {v} documents" for k, v in pool.items()) + "."] if pool else []) \
+            + (["Zero-shot: the base encoder's embeddings, no fine-tuning."] if info.get("zero_shot") else []) \
+            + (["**Sanity check**: a task every sensible model aces; not a comparison."] if info.get("sanity_check")
+               else [])
         lines += [f"## {task}", "", f"{info['description']} ({info['kind']}, metric: {info['metric']}).", "",
                   f"Data license: **{info['license'] or 'not stated'}**; source: {info['source']}. Examples used: "
-                  + ", ".join(f"{k} {v}" for k, v in info["examples"].items()), ""]
+                  + ", ".join(f"{k} {v}" for k, v in info["examples"].items()) + (" " + " ".join(notes) if notes else ""),
+                  ""]
         part = df[df.task == task]
         if part.empty:
             lines += ["No probe applies to these models (no generator or discriminator head).", ""]
@@ -206,6 +261,33 @@ def render_markdown(results: dict, plots: dict[str, list[str]]) -> str:
     lines += ["## Data sets and licenses", "", "| task | license | source |", "|---|---|---|"]
     lines += [f"| {t} | {i['license'] or 'not stated'} | {i['source']} |" for t, i in results["tasks"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _average_lines(results: dict, models: list[str]) -> list[str]:
+    avg, delta = results.get("suite_average") or {}, results.get("suite_delta") or {}
+    if not avg:
+        return []
+    lines = ["## Suite average", "",
+             f"Mean over tasks ({', '.join(results.get('suite_average_tasks', []))}) of each task's main score "
+             "(mean over its test languages and seeds); 95% interval: paired bootstrap resampling each task's test "
+             "examples and seeds, the same draws for every model.", "",
+             f"| model | suite average [95% CI] | delta vs {models[0]} [95% CI] |", "|---|---|---|"]
+    for model, a in avg.items():
+        d = delta.get(model)
+        cell = "" if d is None else f"{d['delta']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+        lines.append(f"| {model} | {a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}] | {cell} |")
+    return lines + [""]
+
+
+def _flag_lines(results: dict) -> list[str]:
+    lines = []
+    for cell in results.get("saturated", []):
+        lines.append(f"- **saturated**: {cell['task']} ({cell['variant']}, {cell['language']}): every model within "
+                     f"{SATURATION_MARGIN:.2f} of the {cell['metric']} ceiling; it cannot separate them.")
+    for run in results.get("constant_predictions", []):
+        lines.append(f"- **one prediction everywhere**: {run['model']} on {run['task']} ({run['language']}, seed "
+                     f"{run['seed']}) predicts the same output for every test example (e.g. the majority label).")
+    return (["## Flags", ""] + lines + [""]) if lines else []
 
 
 def print_table(results: dict) -> None:

@@ -15,7 +15,8 @@ def limit_data(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:
     """Keep at most `limit` examples per split, drawn with a fixed seed (so every model sees the same ones).
 
     A seeded sample, not the head of the file: files are often sorted (by document, by label), and the
-    first N would not be representative.
+    first N would not be representative. Retrieval keeps every test document as a candidate (data.candidates),
+    so --limit cuts the queries but never the pool they are ranked against (a smaller pool inflates MRR).
     """
     if limit is None:
         return data
@@ -26,8 +27,27 @@ def limit_data(data: TaskData, limit: int | None, seed: int = 0) -> TaskData:
         keep = sorted(random.Random(seed).sample(range(len(rows)), limit))
         return [rows[i] for i in keep]
 
+    candidates = {lang: retrieval_pool(rows, data.candidates.get(lang, ()))
+                  for lang, rows in data.test.items() if is_retrieval(rows)}
     return replace(data, train=cut(data.train), dev=cut(data.dev),
-                   test={lang: cut(rows) for lang, rows in data.test.items()})
+                   test={lang: cut(rows) for lang, rows in data.test.items()},
+                   candidates={**data.candidates, **candidates})
+
+
+def is_retrieval(rows: Sequence[dict]) -> bool:
+    return bool(rows) and "document" in rows[0] and "query" in rows[0]
+
+
+def retrieval_pool(rows: Sequence[dict], candidates: Sequence[str] = ()) -> list[str]:
+    """The documents a split's queries are ranked against: the given candidates, then the split's own
+    documents, each distinct text once (a duplicate would otherwise tie with, or beat, the relevant copy)."""
+    return list(dict.fromkeys([*candidates, *(r["document"] for r in rows)]))
+
+
+def pool_sizes(data: TaskData) -> dict[str, int]:
+    """Candidate documents per test language of a retrieval task (what every query is ranked against)."""
+    return {lang: len(retrieval_pool(rows, data.candidates.get(lang, ())))
+            for lang, rows in data.test.items() if is_retrieval(rows)}
 
 
 def check_nonempty(task_name: str, data: TaskData, need_train: bool = True) -> None:
@@ -53,7 +73,8 @@ def label_index(labels: Sequence[str]) -> dict[str, int]:
 def encode_texts(tok, rows: Sequence[dict], kind: str, max_length: int) -> dict[str, torch.Tensor]:
     """Inputs of a classification / multilabel / pair batch (no labels)."""
     texts = [r["text"] for r in rows]
-    pairs = [r["text_pair"] for r in rows] if kind == "pair" else None
+    # Regression rows may be pairs too (sentence similarity): a pair is whatever carries a text_pair.
+    pairs = [r["text_pair"] for r in rows] if kind == "pair" or (rows and "text_pair" in rows[0]) else None
     return tok.batch(texts, max_length, text_pairs=pairs)
 
 
@@ -63,6 +84,8 @@ def encode_labels(rows: Sequence[dict], kind: str, num_labels: int) -> torch.Ten
         for i, row in enumerate(rows):
             target[i, list(row["label"])] = 1.0
         return target
+    if kind == "regression":
+        return torch.tensor([float(r["label"]) for r in rows], dtype=torch.float)
     return torch.tensor([int(r["label"]) for r in rows], dtype=torch.long)
 
 

@@ -36,6 +36,9 @@ class FinetuneConfig:
     pos_weight: multi-label only. "none": plain binary cross-entropy. "balanced": each label's positive
         examples weigh (negatives / positives) of the training split, capped at 100, so that a rare label
         (unfair-ToS: ~1% of sentences each) still pulls its logit up; the threshold is then tuned as usual.
+    zero_shot: retrieval only. No fine-tuning: queries and documents are embedded by the base encoder as it
+        is (`pooling`, mean by default) and ranked by cosine. Needs no train or dev split, so test-only sets
+        (HumanEval-like) can be scored; method, lr and the other training values are then unused.
     """
 
     method: str = "lora"
@@ -60,6 +63,7 @@ class FinetuneConfig:
     threshold: float | None = None
     pos_weight: str = "none"
     layers: int | None = None
+    zero_shot: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in ("lora", "full"):

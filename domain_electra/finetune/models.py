@@ -65,7 +65,7 @@ class Pooler(nn.Module):
 def _auto_class(kind: str):
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    if kind in ("classification", "multilabel", "pair"):
+    if kind in ("classification", "multilabel", "pair", "regression"):
         return AutoModelForSequenceClassification
     if kind == "token":
         return AutoModelForTokenClassification
@@ -108,6 +108,8 @@ def load_base(model_dir: str | Path, kind: str, num_labels: int = 0, layers: int
         kwargs["problem_type"] = "multi_label_classification"
     elif kind in ("classification", "pair"):
         kwargs["problem_type"] = "single_label_classification"
+    elif kind == "regression":  # one output, mean-squared-error loss (transformers' own regression head)
+        kwargs["problem_type"], kwargs["num_labels"] = "regression", 1
     with quiet_hf():
         try:
             model, info = _auto_class(kind).from_pretrained(str(path), output_loading_info=True, **kwargs)
@@ -118,6 +120,11 @@ def load_base(model_dir: str | Path, kind: str, num_labels: int = 0, layers: int
                             "(--debug or DOMAIN_ELECTRA_DEBUG=1 shows the traceback)") from exc
     model.fresh_modules = fresh_modules(model, info.get("missing_keys", ()))
     return model
+
+
+def head_size(kind: str, labels) -> int:
+    """Outputs of a kind's task head: one per label, one for a regression score."""
+    return 1 if kind == "regression" else len(labels)
 
 
 def _depth(path: Path) -> int | None:
@@ -199,7 +206,7 @@ def load_finetuned(model_dir: str | Path) -> tuple[nn.Module, dict]:
     """Rebuild a fine-tuned model: base + adapter for LoRA, the saved weights for full fine-tuning."""
     model_dir = Path(model_dir)
     info = read_info(model_dir)
-    kind, num_labels = info["kind"], len(info.get("labels", []))
+    kind, num_labels = info["kind"], head_size(info["kind"], info.get("labels", []))
     if info["method"] == "lora":
         from peft import PeftModel
 

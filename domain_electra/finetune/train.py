@@ -14,11 +14,11 @@ import torch
 
 from ..domain import EvalTask, TaskData
 from ..errors import UserError
-from ..evaluation.metrics import MAIN_METRIC, score
+from ..evaluation.metrics import check_metric, metric_value, score, task_metric
 from . import batches as B
 from .config import FinetuneConfig
-from .models import Pooler, check_model_dir, count_parameters, load_base, load_finetuned, load_tokenizer, \
-    save_finetuned, wrap_lora
+from .models import Pooler, check_model_dir, count_parameters, head_size, load_base, load_finetuned, \
+    load_tokenizer, save_finetuned, wrap_lora
 from .progress import make_progress
 
 
@@ -35,9 +35,13 @@ def seed_everything(seed: int) -> None:
 
 
 def metric_of(task: EvalTask) -> str:
-    """The task's declared metric when it is one its kind produces, else the kind's main metric."""
-    return task.metric if task.metric != "accuracy" or task.kind in ("classification", "pair", "cloze") \
-        else MAIN_METRIC[task.kind]
+    """The task's metric (metrics.task_metric: validated against its kind)."""
+    return task_metric(task.name, task.kind, task.metric)
+
+
+def score_split(kind: str, gold, pred, labels, metric: str) -> dict[str, float]:
+    """Every metric of the kind plus the task's own (micro_f1_excluding:<label>, mrr@<k>, ...)."""
+    return score(kind, gold, pred, len(labels), labels=labels, extra=(metric,))
 
 
 def _forward_keys(model: torch.nn.Module) -> set[str]:
@@ -103,31 +107,47 @@ def tune_threshold(gold: list, logits: torch.Tensor, num_labels: int, metric: st
     With few training examples or rare labels a multi-label head rarely clears 0.5 (it predicts nothing
     and scores 0 F1); one global threshold chosen on dev, never on test, is the usual remedy."""
     ranked = sorted(THRESHOLD_GRID, key=lambda t: abs(t - 0.5))
-    scores = {t: score("multilabel", gold, multilabel_pred(logits, t), num_labels)[metric] for t in ranked}
+    scores = {t: metric_value("multilabel", metric, gold, multilabel_pred(logits, t), num_labels=num_labels)
+              for t in ranked}
     best = max(ranked, key=lambda t: scores[t])  # max keeps the first (nearest 0.5) among equals
     return best, scores[best]
 
 
+def rank_in_pool(queries: torch.Tensor, documents: torch.Tensor, relevant: Sequence[int]) -> list[list[int]]:
+    """Per query [above, tied]: candidates scored strictly above its relevant document, and exactly level
+    with it (the relevant one itself not counted). metrics.rank_values turns ties into their expected rank,
+    so ties never count as wins and a collapsed model (everything tied) scores chance."""
+    sims = queries @ documents.T
+    target = sims[torch.arange(len(relevant)), torch.as_tensor(list(relevant), dtype=torch.long)].unsqueeze(1)
+    above = (sims > target).sum(1)
+    tied = (sims == target).sum(1) - 1
+    return torch.stack([above, tied], 1).tolist()
+
+
+def _embed_all(model, pooler, tok, texts: Sequence[str], config: FinetuneConfig, device, keys) -> torch.Tensor:
+    return torch.cat([_embed(model, pooler, tok, chunk, config, device, keys)
+                      for chunk in B.chunks(list(texts), config.eval_batch_size)])
+
+
 @torch.no_grad()
 def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig, labels: Sequence[str],
-            device=None, pooler=None, threshold: float = 0.5, raw: bool = False) -> tuple[list, list]:
+            device=None, pooler=None, threshold: float = 0.5, raw: bool = False, candidates: Sequence[str] = ()
+            ) -> tuple[list, list]:
     """(gold, pred) for a split, in the shapes domain_electra.evaluation.metrics expects.
 
     Multi-label: a label is predicted when its probability exceeds `threshold`; with raw=True pred is the
-    (examples x labels) logit tensor instead (for tune_threshold)."""
+    (examples x labels) logit tensor instead (for tune_threshold). Retrieval: each query is ranked against
+    batches.retrieval_pool(rows, candidates), every distinct document text once."""
     device = device or next(model.parameters()).device
     keys = _forward_keys(model)
     model.eval()
     if kind == "retrieval":
         pooler = pooler or Pooler(config.pooling)
-        q = torch.cat([_embed(model, pooler, tok, [r["query"] for r in c], config, device, keys)
-                       for c in B.chunks(rows, config.eval_batch_size)])
-        d = torch.cat([_embed(model, pooler, tok, [r["document"] for r in c], config, device, keys)
-                       for c in B.chunks(rows, config.eval_batch_size)])
-        sims = q @ d.T
-        target = sims.diagonal().unsqueeze(1)
-        ranks = (sims > target).sum(1)  # documents scored strictly above the relevant one (ties favour it)
-        return [0] * len(rows), ranks.tolist()
+        pool = B.retrieval_pool(rows, candidates)
+        where = {text: i for i, text in enumerate(pool)}
+        q = _embed_all(model, pooler, tok, [r["query"] for r in rows], config, device, keys)
+        d = _embed_all(model, pooler, tok, pool, config, device, keys)
+        return [0] * len(rows), rank_in_pool(q, d, [where[r["document"]] for r in rows])
     gold, pred, scores = [], [], []
     for chunk in B.chunks(rows, config.eval_batch_size):
         if kind == "token":
@@ -147,6 +167,9 @@ def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig,
         if kind == "multilabel":
             scores.append(logits)
             gold += [sorted(r["label"]) for r in chunk]
+        elif kind == "regression":
+            pred += logits[:, 0].tolist()
+            gold += [float(r["label"]) for r in chunk]
         else:
             pred += logits.argmax(-1).tolist()
             gold += [int(r["label"]) for r in chunk]
@@ -170,14 +193,17 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
     """
     base_dir = check_model_dir(model_dir)
     data = B.limit_data(data, config.limit)
-    B.check_nonempty(task.name, data)
     kind, labels, metric = task.kind, tuple(data.labels), metric_of(task)
+    if config.zero_shot:
+        return zero_shot(task, data, base_dir, out, config)
+    B.check_nonempty(task.name, data)
     if kind in ("classification", "multilabel", "pair", "token") and not labels:
         raise UserError(f"task '{task.name}' declares no labels; its loader must fill TaskData.labels")
+    check_metric(kind, metric, labels, where=f"task '{task.name}'")  # a named label must exist
     device = resolve_device(config.device)
     seed_everything(config.seed)
     tok = load_tokenizer(base_dir)
-    model = load_base(base_dir, kind, len(labels), config.layers)
+    model = load_base(base_dir, kind, head_size(kind, labels), config.layers)
     if config.method == "lora":
         model = wrap_lora(model, kind, config)
     model.to(device)
@@ -226,7 +252,7 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
                     threshold, dev = tune_threshold(gold, logits, len(labels), metric)
                 else:
                     gold, pred = predict(kind, model, tok, data.dev, config, labels, device, pooler, threshold)
-                    dev = score(kind, gold, pred, len(labels))[metric]
+                    dev = metric_value(kind, metric, gold, pred, labels, len(labels))
                 history.append({"step": step, "epoch": epoch + (i + 1) / steps_per_epoch, "loss": loss.item(),
                                 f"dev_{metric}": dev, **({"threshold": threshold} if tune else {})})
                 if dev > best:
@@ -245,11 +271,7 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
                 if name in best_state:
                     param.copy_(best_state[name])
 
-    test, predictions = {}, {}
-    for lang, rows in data.test.items():
-        gold, pred = predict(kind, model, tok, rows, config, labels, device, pooler, best_threshold)
-        test[lang] = {**score(kind, gold, pred, len(labels)), "n": len(rows)}
-        predictions[lang] = {"gold": gold, "pred": pred}
+    test, predictions = score_tests(task, data, model, tok, config, labels, device, pooler, best_threshold)
     from ..config import to_dict
 
     info = {"task": task.name, "kind": kind, "metric": metric, "labels": list(labels), "method": config.method,
@@ -259,6 +281,53 @@ def finetune(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
             "trainable_params": trainable, "total_params": total, "history": history, "test": test}
     if out is not None:
         save_finetuned(model, Path(out), base_dir, info)
+    return {**info, "predictions": predictions}
+
+
+def pool_entry(kind: str, rows: Sequence[dict], data: TaskData, lang: str) -> dict:
+    """{"pool": candidate documents} for a retrieval split (stated beside its scores), else nothing."""
+    return {"pool": len(B.retrieval_pool(rows, data.candidates.get(lang, ())))} if kind == "retrieval" else {}
+
+
+def score_tests(task: EvalTask, data: TaskData, model, tok, config: FinetuneConfig, labels, device, pooler,
+                threshold: float = 0.5) -> tuple[dict, dict]:
+    """({lang: metrics + n (+ pool)}, {lang: {"gold", "pred"}}) over every test split."""
+    test, predictions = {}, {}
+    for lang, rows in data.test.items():
+        gold, pred = predict(task.kind, model, tok, rows, config, labels, device, pooler, threshold,
+                             candidates=data.candidates.get(lang, ()))
+        test[lang] = {**score_split(task.kind, gold, pred, labels, metric_of(task)), "n": len(rows),
+                      **pool_entry(task.kind, rows, data, lang)}
+        predictions[lang] = {"gold": gold, "pred": pred}
+    return test, predictions
+
+
+def zero_shot(task: EvalTask, data: TaskData, base_dir: Path, out, config: FinetuneConfig) -> dict:
+    """Retrieval with the base encoder as it is (no training): finetune()'s result shape, steps 0.
+
+    The dev split, when there is one, is scored too (best_dev); a test-only set needs none."""
+    if task.kind != "retrieval":
+        raise UserError(f"finetune zero_shot applies to retrieval tasks only; task '{task.name}' is {task.kind}")
+    B.check_nonempty(task.name, data, need_train=False)
+    device = resolve_device(config.device)
+    tok, pooler = load_tokenizer(base_dir), Pooler(config.pooling)
+    model = load_base(base_dir, "retrieval", 0, config.layers).to(device)
+    metric, started = metric_of(task), time.perf_counter()
+    best_dev = None
+    if data.dev:
+        gold, pred = predict("retrieval", model, tok, data.dev, config, (), device, pooler)
+        best_dev = metric_value("retrieval", metric, gold, pred)
+    test, predictions = score_tests(task, data, model, tok, config, (), device, pooler)
+    from ..config import to_dict
+
+    total = count_parameters(model)[1]
+    info = {"task": task.name, "kind": "retrieval", "metric": metric, "labels": [], "method": "zero-shot",
+            "base_model": str(base_dir.resolve()), "config": to_dict(config), "best_dev": best_dev, "steps": 0,
+            "train_seconds": 0.0, "eval_seconds": time.perf_counter() - started, "train_examples": 0,
+            "trainable_params": 0, "total_params": total, "history": [], "test": test}
+    if out is not None:  # nothing was trained: the scores are the result
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "zero_shot.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     return {**info, "predictions": predictions}
 
 
@@ -284,8 +353,9 @@ def evaluate(task: EvalTask, data: TaskData, model_dir: str | Path, out: str | P
         job = bar.add_task(f"evaluate {task.name}", total=len(data.test))
         for lang, rows in data.test.items():
             gold, pred = predict(task.kind, model, tok, rows, config, labels, device,
-                                 threshold=info.get("threshold", 0.5))
-            results[lang] = {**score(task.kind, gold, pred, len(labels)), "n": len(rows)}
+                                 threshold=info.get("threshold", 0.5), candidates=data.candidates.get(lang, ()))
+            results[lang] = {**score_split(task.kind, gold, pred, labels, metric_of(task)), "n": len(rows),
+                             **pool_entry(task.kind, rows, data, lang)}
             bar.advance(job)
     target = Path(out) if out is not None else Path(model_dir)
     target.mkdir(parents=True, exist_ok=True)
