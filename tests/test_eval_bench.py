@@ -267,3 +267,29 @@ def test_saturated_cells_and_constant_runs_are_flagged():
     assert [(c["task"], c["scores"]) for c in found["saturated"]] == [("easy", {"a": 1.0, "b": 0.99})]
     assert found["constant_predictions"] == [{"model": "b", "task": "hard", "variant": "lora fine-tuned", "seed": 0,
                                              "language": "en"}]
+
+
+def test_report_states_pool_sanity_checks_flags_and_the_suite_average():
+    from domain_electra.evaluation.report import render_markdown
+    from domain_electra.registry import get_domain
+
+    assert get_domain("medical").task("medquad-qtype").sanity_check
+    assert get_domain("code").task("java-cs-retrieval").sanity_check
+    rec = {"task": "java-cs-retrieval", "variant": "lora fine-tuned", "language": "csharp", "model": "a",
+           "kind": "retrieval", "metric": "mrr@10", "mean": 0.995, "std": 0.0, "seeds": 1, "n": 500,
+           "delta": None, "ci_low": None, "ci_high": None, "gap": None, "saturated": True}
+    results = {"hardware": {}, "models": {"a": "x"}, "suite": "code.yaml", "name": "code", "domain": "code",
+               "date": "today", "wall_seconds": 1.0, "config": {"seeds": 1, "limit": 500, "bootstrap": 10},
+               "summary": [rec], "matrices": {},
+               "tasks": {"java-cs-retrieval": {"kind": "retrieval", "metric": "mrr@10", "description": "d", "license": "",
+                                               "source": "", "examples": {"test/csharp": 500}, "sanity_check": True,
+                                               "candidate_pool": {"csharp": 995}}},
+               "saturated": [{"task": "java-cs-retrieval", "variant": "lora fine-tuned", "language": "csharp",
+                              "metric": "mrr@10", "scores": {"a": 0.995}}],
+               "constant_predictions": [{"model": "a", "task": "t", "variant": "v", "seed": 0, "language": "en"}],
+               "suite_average": {"a": {"mean": 0.9, "ci_low": 0.8, "ci_high": 0.95}}, "suite_delta": {},
+               "suite_average_tasks": ["java-cs-retrieval"]}
+    text = render_markdown(results, {"bars": [], "heatmaps": [], "curves": []})
+    assert "Candidate pool: csharp 995 documents." in text and "**Sanity check**" in text
+    assert "**saturated**: java-cs-retrieval" in text and "**one prediction everywhere**: a on t" in text
+    assert "| a | 0.900 [0.800, 0.950] |  |" in text
