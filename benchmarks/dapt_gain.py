@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="pretraining config override for the rtd/mlm/control arms (repeatable)")
     ap.add_argument("--bench-set", action="append", default=[], metavar="KEY=VALUE",
                     help="bench config override, e.g. tasks=[ncbi-disease] (repeatable)")
+    ap.add_argument("--probes", action="store_true",
+                    help="also run the suite's zero-shot cloze probes (off: on CPU they cost more than the fine-tuning)")
     ap.add_argument("--no-record", action="store_true", help="do not append to benchmarks/results/dapt_gain.json")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # our own bars show progress
@@ -200,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                                              scale, "rtd", overrides) / "discriminator")
         wall["control"], facts["control"] = time.time() - t0, intrinsic(shared / f"pretrain-{args.domain}")
     models = {k: models[k] for k in ("base", "control", "rtd", "mlm") if k in models and k in arms}
-    results = run_bench(args.domain, models, out / "bench", scale, args.bench_set)
+    bench_set = args.bench_set + ([] if args.probes else ["probes=false"])
+    results = run_bench(args.domain, models, out / "bench", scale, bench_set)
     summary = suite_rows(results)
     rows = []
     for arm in models:

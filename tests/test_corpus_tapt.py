@@ -27,7 +27,8 @@ DOMAIN = Domain(name="toytapt", description="test domain", languages=("en",), cl
 '''
 
 
-def test_tapt_source_reads_the_train_split_only_and_stays_decontaminated(tmp_path):
+def test_tapt_source_reads_the_train_split_only_and_stays_decontaminated(tmp_path, monkeypatch):
+    monkeypatch.setattr("domain_electra.corpus.readers.TAPT_DOC_CHARS", 50)  # one document per train text
     plugin = tmp_path / "toytapt.py"
     plugin.write_text(PLUGIN)
     config = CorpusConfig(domain=str(plugin), sources=[f"task:{plugin}/ner"], min_chars=20, languages=[],
@@ -38,6 +39,28 @@ def test_tapt_source_reads_the_train_split_only_and_stays_decontaminated(tmp_pat
     everything = " ".join(texts)
     assert DEV not in everything and "cystic fibrosis" not in everything  # dev never read; leaked test dropped
     assert stats["documents"]["read"] == 2 and stats["documents"]["dropped"] == {"contaminated": 1}
+
+
+SHORT = ["terms may change", "we may close accounts", "you agree to arbitration"]  # each < min_chars
+SHORT_PLUGIN = f'''
+from domain_electra.domain import Domain, EvalTask, MaskingPolicy, TaskData, TokenizerRecipe
+
+def load(data_dir=None, **options):
+    return TaskData(train=[{{"text": t, "label": 0}} for t in {SHORT!r}], dev=[], test={{"en": []}})
+
+DOMAIN = Domain(name="toyshort", description="test domain", languages=("en",), cleaners=lambda options: [],
+                tokenizer=TokenizerRecipe(), masking=MaskingPolicy(),
+                eval_tasks=(EvalTask("clauses", "classification", "", load),), examples=())
+'''
+
+
+def test_short_task_texts_are_joined_so_min_chars_keeps_them(tmp_path):
+    plugin = tmp_path / "toyshort.py"
+    plugin.write_text(SHORT_PLUGIN)
+    config = CorpusConfig(domain=str(plugin), sources=[f"task:{plugin}/clauses"], min_chars=40, languages=[],
+                          val_fraction=0.0, decontaminate=False)
+    build_corpus(config, tmp_path / "out", progress=False)
+    assert [row["text"] for row in read_shards(tmp_path / "out")] == ["\n".join(SHORT)]
 
 
 def test_tapt_source_names_are_checked_in_one_line(tmp_path):

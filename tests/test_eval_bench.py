@@ -124,6 +124,21 @@ def test_cross_lingual_matrix_and_heatmap(models, tmp_path):
     assert "CC0-toy" in (out / "report.md").read_text()
 
 
+def test_probes_false_skips_the_zero_shot_probes_only(models, tmp_path):
+    plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
+    suite = write(tmp_path / "toy.yaml", f"""
+        domain: {plugin}
+        finetune: {{epochs: 1, batch_size: 8, max_length: 16, lr: 0.005}}
+        tasks:
+          - task: toy-sentiment
+            probe: {{template: "{{text}} so it is <mask> .", words: [bullish, bearish, neutral]}}
+        """)
+    results = run_bench(BenchConfig(suite=suite, models=models, seeds=1, bootstrap=20, probes=False),
+                        tmp_path / "bench", progress=False)
+    variants = {r["variant"] for r in results["rows"]}
+    assert variants == {"lora fine-tuned"} and len(results["rows"]) == 2 * 3  # models x languages
+
+
 def test_lr_grid_keeps_each_models_dev_best_run(models, tmp_path):
     plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
     suite = write(tmp_path / "toy.yaml", f"""

@@ -233,15 +233,32 @@ def _read_dataset(src: Source, opts: ReadOptions) -> Iterator[Item]:
             yield record_doc(record, opts, f"{src.path}#{split}/{i}")
 
 
+# Task texts are joined into documents of at least this many characters: above every built-in recipe's
+# min_chars, yet small, because decontamination drops a whole document when one of its texts overlaps a
+# test split.
+TAPT_DOC_CHARS = 400
+
+
 def _read_task(src: Source) -> Iterator[Item]:
-    """One document per text of the task's train examples (data from $DOMAIN_ELECTRA_DATA or ../shared/data)."""
+    """The task's train texts, consecutive ones joined into documents of >= TAPT_DOC_CHARS characters.
+
+    Sentence-level tasks (ToS clauses, tweets, NER sentences) are mostly shorter than a recipe's
+    `min_chars`: one document per sentence would drop nearly all of them. Data from $DOMAIN_ELECTRA_DATA
+    or ../shared/data."""
     from ..registry import get_domain
     from .decontaminate import example_texts
 
     task = get_domain(src.meta["domain"]).task(src.meta["task"])
+    texts, first, size = [], 0, 0
     for i, example in enumerate(task.load(None).train):  # .train only: dev and test are never read
         for text in example_texts(example):
-            yield Document(text, f"task:{src.path}#train/{i}", meta={"task": src.path})
+            texts.append(text)
+            size += len(text) + 1
+        if size >= TAPT_DOC_CHARS:
+            yield Document("\n".join(texts), f"task:{src.path}#train/{first}-{i}", meta={"task": src.path})
+            texts, first, size = [], i + 1, 0
+    if texts:
+        yield Document("\n".join(texts), f"task:{src.path}#train/{first}-end", meta={"task": src.path})
 
 
 def read_source(src: Source, opts: ReadOptions) -> Iterator[Item]:

@@ -41,6 +41,9 @@ class BenchConfig:
         the best dev score is the one scored on test, and results.json "runs" records its lr and every
         lr's dev score. Each model gets its own best (multilingual-e5-small's NER head needs ~10x the lr
         MiniLM's does). Empty: the suite's lr. Costs one fine-tuning per grid value.
+    probes: run the suite's zero-shot cloze probes (`probe:` on a task) for every model. They are a quick
+        read of what the MLM head knows, but on CPU they can cost more than the fine-tuning itself
+        (45 of 54 minutes of a small finance bench): `probes=false` skips them; cloze tasks still run.
     """
 
     suite: str
@@ -53,6 +56,7 @@ class BenchConfig:
     bootstrap: int = 1000
     save_models: bool = False
     lr_grid: tuple[float, ...] = ()
+    probes: bool = True
 
 
 def _finetune_config(suite: Suite, st, overrides: dict, seed: int) -> FinetuneConfig:
@@ -168,7 +172,7 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
 
     units = [(st, name, seed) for st in suite.tasks for name in models
              for seed in (range(1) if st.task.kind == "cloze" or _zero_shot(suite, st, config) else range(config.seeds))]
-    units += [(st, name, "probe") for st in suite.tasks if st.probe for name in models]
+    units += [(st, name, "probe") for st in suite.tasks if st.probe and config.probes for name in models]
     rows, predictions, runs, started = [], {}, [], time.perf_counter()
     with make_progress(progress) as bar, stream:
         job = bar.add_task(f"bench {suite.name}", total=len(units))
