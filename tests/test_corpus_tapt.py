@@ -71,3 +71,13 @@ def test_tapt_source_names_are_checked_in_one_line(tmp_path):
         config = CorpusConfig(domain=str(plugin), sources=[spec], min_chars=20, languages=[])
         with pytest.raises(UserError, match=message):
             build_corpus(config, tmp_path / "o", progress=False)
+
+
+def test_the_corpus_stage_accepts_task_sources(tmp_path):
+    from domain_electra import stages
+
+    plugin = tmp_path / "toyshort.py"
+    plugin.write_text(SHORT_PLUGIN)
+    stages.check_sources([f"task:{plugin}/clauses"])  # no "source not found": the reader validates it
+    with pytest.raises(UserError, match="source not found"):
+        stages.check_sources([str(tmp_path / "missing-folder")])
