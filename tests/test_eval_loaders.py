@@ -41,8 +41,8 @@ def test_unfair_tos_matches_source_and_folds_are_disjoint(shared_data):
         rows = [r for d in docs for r in data_legal.read_document(folder, lang, d)]
         assert (len(rows), sum(r["tagged"] for r in rows)) == (sentences, tagged)
     data = data_legal.load_unfair_tos(shared_data, fold=0)
-    train_docs = {r["document"] for r in data.train} | {r["document"] for r in data.dev}
-    assert not train_docs & {r["document"] for r in data.test["de"]}
+    train_docs = {r["source_file"] for r in data.train} | {r["source_file"] for r in data.dev}
+    assert not train_docs & {r["source_file"] for r in data.test["de"]}
     assert set(data.test) == {"en", "de", "it", "pl"} and len(data.labels) == 9
 
 

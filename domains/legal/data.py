@@ -34,7 +34,8 @@ def read_document(folder: Path, lang: str, name: str) -> list[dict]:
             category, level = tag.rstrip("0123456789"), tag[len(tag.rstrip("0123456789")):]
             if category in CATEGORIES and level in ("2", "3"):
                 labels.add(CATEGORIES.index(category))
-        rows.append({"text": sentence, "label": sorted(labels), "tagged": bool(line.strip()), "document": name})
+        # "source_file", not "document": that key holds retrieval text, which TAPT and decontamination read.
+        rows.append({"text": sentence, "label": sorted(labels), "tagged": bool(line.strip()), "source_file": name})
     return rows
 
 
