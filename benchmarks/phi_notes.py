@@ -61,6 +61,10 @@ DEV = (
     "{NAME} ({AGE}) fell at home on {DATE}; lives alone at {STREET}.",
     "Electronically signed: {NAME}, MD {DATE}",
     "Parkinson disease on levodopa 100 mg three times daily; seen by {LAST} last year.",
+    # Street lines without an address cue (added after the TEST street figure of 0.929; the TEST misses unseen).
+    "EMS found her outside {STREET} after the fall; BP 120 within target range.",
+    "Her pharmacy is on {STREET}; refills called in {DATE}.",
+    "Transport from {STREET} arranged for {DATE}, 1 in 4 people fall again within a year.",
 )
 TEST = (
     "{NAME} presented to the ED on {DATE} complaining of dyspnea; BP 142/88, HR 96.",

@@ -98,3 +98,25 @@ def test_corpus_summary_names_the_detector_that_ran(tmp_path):
     assert stats["cleaners"] == [medical.Deidentifier.from_options({"phi_ner": "none"}).describe()]
     assert "- cleaner: PHI: rules only" in summary and medical.INSTALL_HINT in summary
     assert stats["phi"]["NAME"] == 3 and "Pergolesi" not in summary
+
+
+STREET_LINES = [  # written by hand: Australian unit/number lines and street types that are everyday words
+    "12/40 Banksia Parade", "3/7a Wattle Corso", "88 Harding Dell", "6 Kestrel Upper", "417 Marlow Fall",
+    "Unit 4, 17 Quandong Range", "240 Ferris Rue, Suite 12", "9 Ostler Rapid", "55 Corrie Via", "71 Tamsin Steps"]
+NOT_STREETS = ["BP 120 within target range today.", "About 1 in 4 people fall again within a year.",
+               "Take 2 tablets at bed time and 1 in the morning.", "Scores of 90 or more in the upper range."]
+
+
+@pytest.mark.parametrize("case", [str, str.lower, str.upper])
+def test_street_lines_without_a_cue(case):
+    """A street line counts only when the rules cover all of it; everyday words after a number stay."""
+    rules = medical.Deidentifier.from_options({"phi_ner": "none"})
+    for line in STREET_LINES:
+        text = case(f"EMS picked her up outside {line} at noon.")
+        start = text.index(case(line))
+        covered = set()
+        for a, b, kind in rules.spans(text):
+            covered |= set(range(a, b))
+        assert set(range(start, start + len(line))) <= covered, text
+    for text in NOT_STREETS:
+        assert not [s for s in rules.spans(text) if s[2] == "ADDRESS"], text

@@ -3,8 +3,9 @@
 Types (placeholders): EMAIL URL IP ID PHONE DATE AGE (over 89, as HIPAA Safe Harbor requires; younger
 ages are kept) ADDRESS (street lines, "City, ST 12345", P.O. boxes, ZIP codes after a state) LOCATION
 (hospitals and clinics; cities after a cue such as "lives in"). Case-insensitive, since clinical text
-is often all lower- or upper-case. Street suffixes follow the USPS Publication 28 abbreviations plus
-common British ones.
+is often all lower- or upper-case. Street suffixes follow USPS Publication 28 (appendix C1), the road
+types of AS/NZS 4819 (Australia, New Zealand) and common British ones; the suffixes that are also everyday
+words ("Fall", "Range", "Upper", "Cross") need a street-shaped line before them (see `WORDY_STREET`).
 """
 from __future__ import annotations
 
@@ -26,7 +27,20 @@ STREET = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|cour
           r"|stravenue|stream|summit|throughway|trace|track|trafficway|trail|trl|tunnel|turnpike|union|valley"
           r"|valleys|viaduct|view|views|village|villages|ville|vista|walk|wall|well|wells|close|grove|gate|laneway"
           r"|wynd|rise|parade|esplanade|quay|copse|passage|outlook|overpass|underpass|ramp|riverway|rotary|radial|route"
-          r"|unions|squares|crossroad|crossroads|mountains|hills|strasse|straße|str)s?")
+          r"|unions|squares|crossroad|crossroads|mountains|hills|strasse|straße|str"
+          # USPS Pub. 28 C1 entries missing above, and AS/NZS 4819 road types that are no everyday word:
+          r"|annex|anx|bayou|byu|beach|bch|bottom|btm|curve|curv|loaf|rue|trailer|trlr|alleyway|amble|anchorage"
+          r"|arcade|artery|boardwalk|brae|broadway|byway|centreway|circlet|circus|colonnade"
+          r"|concourse|corso|courtyard|crossway|cruiseway|cul-de-sac|deviation|dell|distributor|driveway"
+          r"|entrance|fairway|firetrail|footway|foreshore|freeway|frontage|glade|grange|gully|highroad|interchange"
+          r"|intersection|lookout|meander|mew|nook|parklands|pathway|piazza|plateau|promenade|quadrangle|quadrant"
+          r"|quays|ridgeway|riviera|roadway|ronde|rosebowl|strand|subway|tarn|thoroughfare|tollway|tor"
+          r"|towers|trunkway|villas|walkway|wharf)s?")
+# Street types that are also everyday words: only in a street-shaped line (see the WORDY_STREET rule).
+WORDY = (r"(?:access|approach|basin|block|brace|break|brow|chase|circuit|cross|cutting|dip|edge|elbow|end"
+         r"|fall|follow|formation|front|rapid|retreat|triangle|via|yard"
+         r"|gap|gates|ground|land|lees|line|link|little|lower|part|pocket|quad|ramble|range|reach|reserve|ride|ring"
+         r"|round|siding|slope|sound|stairs|steps|strip|top|turn|upper|vale|wade)")
 UNIT = r"(?:,?\s+(?:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|#)\.?\s*#?\s*[\w-]+)"
 CARE = (r"(?:hospital|medical cent(?:er|re)|health cent(?:er|re)|health system|clinic|infirmary|sanatorium"
         r"|nursing home|rehabilitation cent(?:er|re)|cancer cent(?:er|re)|children's hospital|hospice)")
@@ -59,7 +73,7 @@ RULES: tuple[tuple[str, re.Pattern], ...] = (
     # An unlabelled identifier: a token of 6+ characters with a run of 5+ digits (a record, account or IBAN number).
     ("ID", re.compile(r"\b(?=[a-z\d-]*\d{5})[a-z\d][a-z\d-]{5,}\b(?![.,]\d)", I)),
     # A phone number: 9-15 digits in groups (checked in rule_spans), "+", "(0)" and extensions allowed.
-    ("PHONE", re.compile(r"(?<![\w/.-])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?|\(0\)\s?)*\d{2,10}(?:[\s.-]\d{2,8}){0,4}"
+    ("PHONE", re.compile(r"(?<![\w/.-])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?|\(0\)\s?)*\d{1,10}(?:[\s.-]\d{2,8}){0,4}"
                          r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w/])", I)),
     ("PHONE", re.compile(r"(?<![\w/.-])\+?\d{9,14}(?:\s*(?:x|ext\.?)\s*\d{1,6})?\b", I)),
     ("DATE", re.compile(rf"\b{WEEKDAY}?(?:{MONTH}\.?\s+{DAY},?\s+\d{{4}}|{DAY}(?:\s+of)?\s+{MONTH}\.?,?\s+\d{{4}}"
@@ -76,7 +90,7 @@ RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("PHONE", re.compile(r"\b(?:phone|tel|telephone|cell|mobile|fax|pager|beeper|call|contact|reach(?:ed)?(?: at)?)\b\W{1,3}"
                          r"(?:[a-z]+\W{1,3}){0,2}?(?P<phi>\d{3}[-.]\d{4})\b", I)),
     ("DATE", re.compile(rf"\b{MONTH}[-/.]{DAY}[-/.,]\s?\d{{2,4}}\b", I)),  # "Mar-04-2021"
-    ("ADDRESS", re.compile(rf"(?<![/.:-])\b\d{{1,6}}[a-z]?,?\s+(?:[a-z][\w'’.-]*\s+){{0,4}}{STREET}\b\.?(?:\s+(?:n|s|e|w|ne|nw|se|sw)\b\.?)?(?:\s+\d{{1,5}}(?:-\d{{1,5}})?)?{UNIT}?", I)),
+    ("ADDRESS", re.compile(rf"(?<![/.:-])\b(?:\d{{1,4}}[a-z]?/)?\d{{1,6}}[a-z]?,?\s+(?:[a-z][\w'’.-]*\s+){{0,4}}{STREET}\b\.?(?:\s+(?:n|s|e|w|ne|nw|se|sw)\b\.?)?(?:\s+\d{{1,5}}(?:-\d{{1,5}})?)?{UNIT}?", I)),
     ("ADDRESS", re.compile(r"\b[a-zäöüé][\w'’-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|singel|laan|straat|gracht"
                            r"|vägen|gatan|plein|dreef)\s+\d{1,5}(?:-\d{1,5})?\b", I)),  # "Hauptstraße 5"
     ("ADDRESS", re.compile(r"\b(?:apt|apartment|suite|ste|unit|flat|room|studio|level)\.?\s*#?\s*\d+[a-z]?\b"
@@ -102,7 +116,16 @@ CITY_CUE = re.compile(r"\b(?:lives?(?: alone)?(?: with [\w\s]{1,30}?)? in|living
                       r"|native of|resident of|family in|home in|visiting from|man from|woman from|patient from|years? in|born in)\s+"
                       r"(?P<phi>(?:(?:st\.|saint|mount|fort|port|new|north|south|east|west|lake|san|santa|el|la|los|las)\s+)?"
                       r"[A-Za-z][\w'’-]+(?:\s+(?!and\b|with\b|in\b|on\b|for\b|since\b|the\b)[A-Z][\w'’-]+)?)", I)
-DIGITS = re.compile(r"\d")
+# "12 Harding Dell" or "3/41 Kevin Range": a number, one or two name words, a street type that is also an
+# everyday word. The name words may not be function or measurement words ("120 within target range", "1 in 4
+# people fall"), and in cased text they and the street type are capitalised.
+WORDY_STREET = re.compile(rf"(?<![/.:-])\b(?:(?:apt|apartment|suite|ste|unit|flat|studio|level)\.?\s*#?\s*\d+[a-z]?,?\s+)?"
+                          rf"(?:\d{{1,4}}[a-z]?/)?\d{{1,6}}[a-z]?\s+(?P<name>[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*)?)\s+"
+                          rf"(?P<type>{WORDY})\b{UNIT}?", I)
+NOT_STREET_NAME = frozenset("""a an the of in on at to for from by with within without into over under per and or than
+about after before between during each every more less most least times time people patients patient persons adults
+children women men cases years year days day weeks week months month hours hour minutes minute seconds mg ml mcg kg g
+cm mm dl l units unit doses dose tablets tablet percent low high normal target reference upper lower age aged weight""".split())
 EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*", I)
 CONTEXT = 80
 
@@ -186,6 +209,13 @@ def rule_spans(text: str) -> list[tuple[int, int, str]]:
                     continue
                 if end > start:
                     found.append((offset + start, offset + end, kind))
+    for offset, chunk in chunks:
+        cased = not (chunk.islower() or chunk.isupper())
+        for m in WORDY_STREET.finditer(chunk):
+            words = m.group("name").split() + [m.group("type")]
+            if any(w.lower() in NOT_STREET_NAME for w in words[:-1]) or (cased and not all(w[0].isupper() for w in words)):
+                continue
+            found.append((offset + m.start(), offset + m.end(), "ADDRESS"))
     for offset, chunk in _keyword_windows(text, CITY_CUE_WORD, 50, 60):
         for m in CITY_CUE.finditer(chunk):
             found.append((offset + m.start("phi"), offset + m.end("phi"), "LOCATION"))
