@@ -153,3 +153,19 @@ def test_bloom_fast_path_shares_the_index_with_datasketch_query():
     other = " ".join(rng.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(200))
     assert fresh._bloom_seen_or_add(record(texts[3])["signature"])  # what datasketch inserted, the fast path finds
     assert not fresh._bloom_seen_or_add(record(other)["signature"])
+
+
+def test_bloom_band_keys_are_the_keys_the_local_bloom_index_stores():
+    import numpy as np
+
+    from domain_electra.corpus.build import bloom_band_keys, lsh_bands
+
+    dedup = Deduplicator(0.8, capacity=10_000)
+    assert (dedup.lsh.b, dedup.lsh.r) == lsh_bands(0.8)
+    rng = random.Random(4)
+    signatures = np.stack([record(" ".join(rng.choice(WORDS) for _ in range(150)))["signature"] for _ in range(8)])
+    keys = bloom_band_keys(signatures, *lsh_bands(0.8))  # the distributed build's keys, all documents at once
+    for signature, row in zip(signatures, keys):
+        assert not any(key in table.bloom_filter for key, table in zip(row.tolist(), dedup.lsh.hashtables))
+        dedup._bloom_seen_or_add(signature)
+        assert all(key in table.bloom_filter for key, table in zip(row.tolist(), dedup.lsh.hashtables))

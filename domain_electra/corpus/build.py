@@ -166,6 +166,31 @@ class Deduplicator:
 _MERSENNE = np.uint64((1 << 61) - 1)  # datasketch's band-hash modulus
 
 
+def bloom_band_keys(signatures: np.ndarray, b: int, r: int) -> np.ndarray:
+    """The key the Bloom LSH index stores for each band: the uint64 sum of its r values mod 2^61-1, for
+    a (documents x NUM_PERM) matrix of signatures (-> documents x b), for the distributed dedup
+    (corpus/cluster_dedup.py). `_bloom_seen_or_add` inlines the same sum for one signature (a function
+    call there costs ~10% of the look-up); tests/test_corpus_dedup.py pins that both agree."""
+    bands = signatures[..., : b * r].reshape(*signatures.shape[:-1], b, r)
+    return bands.sum(axis=-1, dtype=np.uint64) % _MERSENNE
+
+
+def bloom_backend() -> bool:
+    """Whether `Deduplicator` runs on Bloom filters (pybloomfiltermmap3 and datasketch's MinHashLSHBloom)."""
+    try:
+        import pybloomfilter  # noqa: F401
+        from datasketch import MinHashLSHBloom  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def lsh_bands(threshold: float) -> tuple[int, int]:
+    """(bands, rows per band) of `Deduplicator`'s LSH index at `threshold` (both backends use these)."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=S.NUM_PERM, weights=Deduplicator.WEIGHTS)
+    return lsh.b, lsh.r
+
+
 def _decontamination_index(config: CorpusConfig, domain) -> tuple[NgramIndex | None, dict]:
     if not config.decontaminate:
         return None, {"enabled": False}
@@ -246,8 +271,13 @@ def build_corpus(config: CorpusConfig, out: Path, progress: bool = True) -> dict
     return finish(config, prep, run_pool(prep.sources, prep.plan, config.workers), out, progress)
 
 
-def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: Path, progress: bool = True) -> dict:
-    """Global part of a build: exact and near dedup, the split, the shards, stats.json and summary.md."""
+def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: Path, progress: bool = True,
+           dedup: Any = None) -> dict:
+    """Global part of a build: exact and near dedup, the split, the shards, stats.json and summary.md.
+
+    `dedup` (anything with `check(record) -> reason | None`) replaces the `Deduplicator`: the distributed
+    build passes the verdicts its dedup stages already reached (corpus/cluster.py).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     domain, sources, input_skips, samples, decon, t0 = (prep.domain, prep.sources, prep.input_skips,
@@ -255,7 +285,7 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
     writers = {split: ShardWriter(out, split, config.shard_docs) for split in ("train", "validation")}
     # Bloom capacity from the input size (~1 document per 500 bytes on disk, at least a million).
     capacity = min(max(sum(s.size for s in sources) // 500, 1_000_000), 200_000_000)
-    dedup = Deduplicator(config.near_dup_threshold, capacity)
+    dedup = Deduplicator(config.near_dup_threshold, capacity) if dedup is None else dedup
     totals = {"docs_in": 0, "bytes_in": 0, "sources_done": 0, "sources_failed": 0}
     listing_failed = sum(n for reason, n in input_skips.items() if reason in FAILED_SOURCE_REASONS)
     dropped, edits, languages = Counter(), Counter(), Counter()

@@ -1,91 +1,180 @@
 """The same corpus build on datatrove's executors: several tasks on one machine, Slurm or Ray on a cluster.
 
-Two stages, each a list of plain callables (datatrove runs any `f(data, rank, world_size)` as a step):
+Four stages, each a list of plain callables (datatrove runs any `f(data, rank, world_size)` as a step).
+The scratch folder holds plain data only, JSON lines and numpy .npy files loaded with
+allow_pickle=False: it is shared, and a pickle planted there would run code in a later job.
 
-1. `process` (N tasks): task `rank` reads every N-th source and runs the very same per-document work as
-   the local build (readers, generic and domain cleaners, decontamination, content hash, MinHash
-   signature), writing its batches to `{work_dir}/parts/{rank:05d}.jsonl`: one JSON object a line,
-   MinHash signatures as base64 little-endian uint64. Plain data on purpose: the scratch folder is
-   shared, and a pickle planted there would run code in the merge job; nothing here unpickles.
-   datatrove gives each task a log, a completion marker (a rerun skips finished tasks) and, on Slurm,
-   a job array.
-2. `merge` (1 task): global exact and near deduplication (Bloom filters: fixed memory), the train/validation
-   split, the Parquet shards, stats.json and summary.md, exactly as `build_corpus` writes them. It reads
-   the parts in rank order, so the result does not depend on which task finished first, and refuses to
-   merge when a task's part is missing (its sources would vanish without a trace). More than
-   `max_failed_share` unreadable sources fail the merge with the same one-line error as a local build.
+1. `process` (N tasks): task `rank` reads a contiguous run of the sources (balanced by bytes, so reading
+   the tasks in rank order is the local build's order) and runs the very same per-document work
+   (readers, generic and domain cleaners, decontamination, content hash, MinHash signature). It writes
+   its batches to `parts/{rank:05d}.jsonl` and, from each record's raw-text hash, content hash and LSH
+   band keys (the toolkit's own signatures and bands), the key rows every stage-2 task owns:
+   `buckets/{task:05d}/{rank:05d}.npy` (task d owns the keys with key % N == d).
+2. `buckets` (N tasks, as many as stage 1): task d sorts its key rows and writes only the keys that two
+   records share: `collisions/{d:05d}.{repeats,follows,bands}.npy`.
+3. `cluster` (1 task): union-find over the shared band keys, then the local build's sequential rule in
+   each cluster (the first document in global order is kept, a later one only when no kept document
+   shares a key with it): `dedup/dropped.npy`, the id and reason of every duplicate
+   (corpus/cluster_dedup.py says why this is exactly the local build's answer).
+4. `finish` (1 task: the split holds back one row for the validation set and shards are numbered in
+   order, both global): reads the parts in rank order with the dropped ids and writes the train/
+   validation shards, stats.json and summary.md through `build.finish`, exactly as `build_corpus`
+   does, with the same drop reasons and counts. It dedups nothing itself.
+
+Every stage refuses to start when an earlier one left a task's output missing (its sources would vanish
+without a trace), and more than `max_failed_share` unreadable sources fail `finish` with the same
+one-line error as a local build. datatrove gives each task a log, a completion marker (a rerun skips
+finished tasks) and, on Slurm, a job array.
 
 On a Slurm cluster (datatrove's SlurmPipelineExecutor; Ray: RayPipelineExecutor with the same pipelines)::
 
     from datatrove.executor import SlurmPipelineExecutor
     from domain_electra.corpus import CorpusConfig
-    from domain_electra.corpus.cluster import merge_pipeline, process_pipeline
+    from domain_electra.corpus.cluster import buckets_pipeline, cluster_pipeline, finish_pipeline, process_pipeline
 
     config = CorpusConfig(domain="legal", sources=["/data/contracts"])
-    stage1 = SlurmPipelineExecutor(pipeline=process_pipeline(config, "/scratch/work"), tasks=256,
-                                   time="04:00:00", partition="cpu", logging_dir="/scratch/work/logs/process",
-                                   job_name="corpus-process", cpus_per_task=1, mem_per_cpu_gb=4)
-    stage2 = SlurmPipelineExecutor(pipeline=merge_pipeline(config, "/scratch/work", "/data/corpus"), tasks=1,
-                                   time="04:00:00", partition="cpu", logging_dir="/scratch/work/logs/merge",
-                                   job_name="corpus-merge", depends=stage1, mem_per_cpu_gb=16)
-    stage2.run()  # submits both; stage 2 starts when every stage-1 task has finished
+    work, tasks = "/scratch/work", 256
+
+    def stage(name, pipeline, tasks, depends=None, mem_per_cpu_gb=4):
+        return SlurmPipelineExecutor(pipeline=pipeline, tasks=tasks, time="04:00:00", partition="cpu",
+                                     logging_dir=f"{work}/logs/{name}", job_name=f"corpus-{name}",
+                                     depends=depends, mem_per_cpu_gb=mem_per_cpu_gb)
+
+    process = stage("process", process_pipeline(config, work), tasks)
+    buckets = stage("buckets", buckets_pipeline(config, work), tasks, process)  # same task count
+    cluster = stage("cluster", cluster_pipeline(config, work), 1, buckets, mem_per_cpu_gb=16)
+    final = stage("finish", finish_pipeline(config, work, "/data/corpus"), 1, cluster)
+    final.run()  # submits all four; each starts when every task of the one before has finished
 
 `build_corpus_datatrove(config, out, tasks, workers)` does the same with LocalPipelineExecutor.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import functools
 import json
+from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
+import xxhash
 
 from ..config import from_dict, to_dict
 from ..errors import UserError
-from .build import CorpusConfig, finish, prepare
-from .pipeline import Processor
+from . import cluster_dedup as D
+from . import steps as S
+from .build import CorpusConfig, bloom_backend, finish, lsh_bands, prepare
+from .pipeline import SAMPLE_CHARS, Processor
+from .readers import Source
 
 
 def _config(data: dict) -> CorpusConfig:
     return from_dict(CorpusConfig, data)
 
 
-PART_FORMAT = "domain-electra-part/1"
+PART_FORMAT = "domain-electra-part/2"
+
+
+def task_sources(sources: Sequence[Source], rank: int, world_size: int) -> list[Source]:
+    """Task `rank`'s contiguous run of the sources, cut where the bytes before a source cross rank/N of
+    the total: record ids (rank, position) then follow the local build's source order."""
+    starts, total = [], 0
+    for src in sources:
+        starts.append(total)
+        total += src.size + 1  # + 1: empty files count too
+    return [src for src, start in zip(sources, starts) if start * world_size // max(total, 1) == rank]
+
+
+class _PartProcessor(Processor):
+    """The local build's Processor, noting for each record its raw-text hash (the key of the worker's
+    outcome cache) and its own edit counts: a record whose raw text another task saw first is a repeat
+    (cluster_dedup), which the local build drops before counting its edits."""
+
+    def document(self, batch: dict, doc) -> None:
+        records, edits = len(batch["records"]), batch["edits"]
+        batch["edits"] = Counter()
+        try:
+            super().document(batch, doc)
+            if len(batch["records"]) > records:
+                batch["records"][-1]["raw"] = xxhash.xxh3_64_intdigest(doc.text.encode("utf-8", "surrogatepass"))
+                batch["records"][-1]["edits"] = dict(batch["edits"])
+        finally:
+            edits.update(batch["edits"])
+            batch["edits"] = edits
+
+
+def _record_keys(records: list[dict], bands: tuple[int, int] | None, bloom: bool) -> np.ndarray:
+    """(records x columns) keys: raw-text hash, content key, then the LSH band keys (signatures dropped)."""
+    columns = [np.array([r.pop("raw") for r in records], dtype=np.uint64),
+               np.array([D.content_key(r["hash"]) for r in records], dtype=np.uint64)]
+    keys = np.stack(columns, axis=1)
+    signatures = [r.pop("signature") for r in records]
+    if bands is None:
+        return keys
+    matrix = np.stack(signatures) if records else np.zeros((0, S.NUM_PERM), dtype=np.uint64)
+    return np.concatenate([keys, D.band_keys(matrix, bands, bloom)], axis=1)
 
 
 def _encode_batch(batch: dict) -> str:
-    records = [r | {"signature": None if r["signature"] is None else
-                    base64.b64encode(np.asarray(r["signature"], dtype="<u8").tobytes()).decode("ascii")}
-               for r in batch["records"]]
-    return json.dumps(batch | {"records": records})  # ASCII: lone surrogates in text survive as escapes
-
-
-def _decode_batch(line: str) -> dict:
-    batch = json.loads(line)
-    for record in batch["records"]:
-        if record["signature"] is not None:
-            record["signature"] = np.frombuffer(base64.b64decode(record["signature"]), dtype="<u8").astype(np.uint64)
-    return batch
+    return json.dumps(batch)  # ASCII: lone surrogates in text survive as escapes
 
 
 def process_task(data, rank: int, world_size: int, config: dict, work_dir: str) -> None:
-    """Stage 1, one task: its share of the sources -> parts/{rank}.jsonl (a header line, then batches)."""
-    prep = prepare(_config(config))
-    parts = Path(work_dir) / "parts"
+    """Stage 1, one task: its sources -> parts/{rank}.jsonl (a header line, then batches) + key rows."""
+    cfg = _config(config)
+    prep = prepare(cfg)
+    work = Path(work_dir)
+    parts = work / "parts"
     parts.mkdir(parents=True, exist_ok=True)
     if rank == 0:  # the decontamination notes, for the merged stats
         (parts / "decontamination.json").write_text(json.dumps(prep.decontamination))
-    processor = Processor(prep.plan)
+    processor = _PartProcessor(prep.plan)
+    bands = lsh_bands(cfg.near_dup_threshold) if cfg.near_dup_threshold > 0 else None
+    bloom = bloom_backend()
+    keys = [np.zeros((0, 2 + (bands[0] if bands else 0)), dtype=np.uint64)]
     tmp = parts / f"{rank:05d}.jsonl.tmp"
     with open(tmp, "w", encoding="ascii") as f:
         f.write(json.dumps({"format": PART_FORMAT, "rank": rank, "world_size": world_size}) + "\n")
-        for src in prep.sources[rank::world_size]:
+        for src in task_sources(prep.sources, rank, world_size):
             for batch in processor.safe_process(src):
+                keys.append(_record_keys(batch["records"], bands, bloom))
                 f.write(_encode_batch(batch) + "\n")
-    tmp.replace(parts / f"{rank:05d}.jsonl")  # whole or absent: a killed task leaves no half part
+    _write_buckets(work / "buckets", rank, world_size, np.concatenate(keys))
+    tmp.replace(parts / f"{rank:05d}.jsonl")  # last, whole or absent: a killed task leaves no half part
+
+
+def _write_buckets(folder: Path, rank: int, world_size: int, keys: np.ndarray) -> None:
+    if len(keys) >= 1 << D.ID_BITS:
+        raise UserError(f"task {rank} holds {len(keys)} documents, more than ids allow (2^{D.ID_BITS}): "
+                        "run stage 1 with more tasks")
+    ids = np.uint64(rank) << np.uint64(D.ID_BITS) | np.arange(len(keys), dtype=np.uint64)
+    for owner, rows in enumerate(D.partition(D.key_rows(keys, ids), world_size)):
+        _save(folder / f"{owner:05d}" / f"{rank:05d}.npy", rows)
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+    tmp.replace(path)  # whole or absent
+
+
+def _load(path: Path, columns: int | None, stage: str) -> np.ndarray:
+    """A uint64 array (1-D, or 2-D with `columns` columns) written by `stage`; anything else is refused."""
+    try:
+        array = np.load(path, allow_pickle=False)  # never unpickles: a planted pickle is an error
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: a task of stage '{stage}' did not finish; rerun that stage") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise UserError(f"{path} is not a corpus scratch array ({type(exc).__name__}: {str(exc)[:80]}): "
+                        f"delete it and rerun stage '{stage}'") from None
+    shape_ok = array.ndim == 1 if columns is None else array.ndim == 2 and array.shape[1] == columns
+    if array.dtype != np.uint64 or not shape_ok:
+        raise UserError(f"{path} holds {array.dtype} {array.shape}, not the uint64 rows stage '{stage}' writes: "
+                        f"delete it and rerun stage '{stage}'")
+    return array
 
 
 def _part_header(path: Path) -> dict:
@@ -108,67 +197,156 @@ def part_files(parts: Path) -> list[Path]:
         raise UserError(f"no corpus parts in {parts}: run stage 1 (process) first")
     world = headers[0]["world_size"]
     missing = sorted(set(range(world)) - {h["rank"] for h in headers})
-    if missing or any(h["world_size"] != world for h in headers):
+    if missing or any(h["world_size"] != world for h in headers) or len(headers) != world:
         raise UserError(f"corpus parts in {parts} are incomplete: tasks {missing[:10]} of {world} missing or mixed "
                         "world sizes; rerun stage 1 (process) with the same task count")
     return paths
 
 
-def _read_parts(paths: list[Path]) -> Iterator[dict]:
+def _stage1_tasks(work: Path) -> int:
+    return _part_header(part_files(work / "parts")[0])["world_size"]
+
+
+def _one_task(stage: str, world_size: int) -> None:
+    if world_size != 1:
+        raise UserError(f"stage '{stage}' is a single task (it needs every key range), got tasks={world_size}")
+
+
+def buckets_task(data, rank: int, world_size: int, config: dict, work_dir: str) -> None:
+    """Stage 2, one task: the key rows it owns, from every stage-1 task -> the keys two records share."""
+    work = Path(work_dir)
+    tasks = _stage1_tasks(work)
+    if world_size != tasks:
+        raise UserError(f"stage 'buckets' needs as many tasks as stage 1 (process) had ({tasks}), got {world_size}")
+    rows = np.concatenate([_load(work / "buckets" / f"{rank:05d}" / f"{r:05d}.npy", 3, "process")
+                           for r in range(tasks)])
+    found = D.collisions(rows)
+    for name in ("repeats", "follows", "bands"):
+        _save(work / "collisions" / f"{rank:05d}.{name}.npy", getattr(found, name))
+
+
+_COLLISION_COLUMNS = {"repeats": None, "follows": 2, "bands": 2}
+
+
+def cluster_task(data, rank: int, world_size: int, config: dict, work_dir: str) -> None:
+    """Stage 3 (a single task): clusters and verdicts -> dedup/dropped.npy (id, reason code) by id."""
+    _one_task("cluster", world_size)
+    work = Path(work_dir)
+    found = [D.Collisions(**{name: _load(work / "collisions" / f"{task:05d}.{name}.npy", columns, "buckets")
+                             for name, columns in _COLLISION_COLUMNS.items()})
+             for task in range(_stage1_tasks(work))]
+    ids, codes, notes = D.verdicts(found)
+    _save(work / "dedup" / "dropped.npy", np.stack([ids, codes.astype(np.uint64)], axis=1))
+    (work / "dedup" / "notes.json").write_text(json.dumps(notes))
+
+
+class Verdicts:
+    """What `finish` asks a Deduplicator, answered from the cluster stage's dropped ids (sorted)."""
+
+    def __init__(self, dropped: np.ndarray):
+        self.ids, self.codes = dropped[:, 0], dropped[:, 1]
+
+    def code(self, record_id: int) -> int:
+        i = int(np.searchsorted(self.ids, np.uint64(record_id)))
+        return int(self.codes[i]) if i < len(self.ids) and int(self.ids[i]) == record_id else 0
+
+    def check(self, record: dict) -> str | None:
+        code = self.code(record["id"])
+        return D.REASONS[code] if code else None
+
+
+def _as_repeat(batch: dict, record: dict) -> None:
+    """Count a repeat as the local build's worker does: dropped before dedup, its edits never counted."""
+    batch["dropped"] = Counter(batch["dropped"]) + Counter({"exact_duplicate": 1})
+    batch["edits"] = Counter(batch["edits"]) - Counter(record["edits"])
+    batch["samples"].append({"kind": "document", "reason": "exact_duplicate", "source": record["source"],
+                             "text": record["text"][:SAMPLE_CHARS], "detail": ""})
+
+
+def _read_parts(paths: list[Path], verdicts: Verdicts) -> Iterator[dict]:
+    """The batches in global order, each record with its id, repeats taken out (see _PartProcessor)."""
     for path in paths:
+        rank, position = _part_header(path)["rank"], 0
         with open(path, encoding="ascii") as f:
             next(f)  # the header
             for number, line in enumerate(f, start=2):
                 try:
-                    yield _decode_batch(line)
+                    batch, records = json.loads(line), []
+                    for record in batch["records"]:
+                        record["id"] = D.record_id(rank, position)
+                        position += 1
+                        if verdicts.code(record["id"]) == D.REPEAT:
+                            _as_repeat(batch, record)
+                        else:
+                            records.append(record)
+                    batch["records"] = records
                 except (ValueError, KeyError, TypeError) as exc:
                     raise UserError(f"{path} line {number} is not a corpus batch ({type(exc).__name__}): "
                                     "delete the part and rerun stage 1 (process)") from None
+                yield batch
 
 
-def merge_task(data, rank: int, world_size: int, config: dict, work_dir: str, out: str) -> None:
-    """Stage 2 (a single task): global dedup, split, shards, stats."""
+def finish_task(data, rank: int, world_size: int, config: dict, work_dir: str, out: str) -> None:
+    """Stage 4 (a single task): split, shards, stats.json and summary.md, with the verdicts of stage 3."""
+    _one_task("finish", world_size)
     cfg = _config(config)
-    parts = Path(work_dir) / "parts"
-    paths = part_files(parts)  # before any output is written
+    work = Path(work_dir)
+    paths = part_files(work / "parts")  # before any output is written
+    verdicts = Verdicts(_load(work / "dedup" / "dropped.npy", 2, "cluster"))
     prep = prepare(cfg, with_index=False)
-    notes = parts / "decontamination.json"
+    notes = work / "parts" / "decontamination.json"
     if notes.is_file():
         prep = dataclasses.replace(prep, decontamination=json.loads(notes.read_text()))
-    finish(cfg, prep, _read_parts(paths), Path(out), progress=False)
+    finish(cfg, prep, _read_parts(paths, verdicts), Path(out), progress=False, dedup=verdicts)
 
 
 def process_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
     return [functools.partial(process_task, config=to_dict(config), work_dir=str(work_dir))]
 
 
-def merge_pipeline(config: CorpusConfig, work_dir: str | Path, out: str | Path) -> list:
-    return [functools.partial(merge_task, config=to_dict(config), work_dir=str(work_dir), out=str(out))]
+def buckets_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
+    return [functools.partial(buckets_task, config=to_dict(config), work_dir=str(work_dir))]
+
+
+def cluster_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
+    return [functools.partial(cluster_task, config=to_dict(config), work_dir=str(work_dir))]
+
+
+def finish_pipeline(config: CorpusConfig, work_dir: str | Path, out: str | Path) -> list:
+    return [functools.partial(finish_task, config=to_dict(config), work_dir=str(work_dir), out=str(out))]
+
+
+def stages(config: CorpusConfig, work_dir: str | Path, out: str | Path, tasks: int) -> list[tuple[str, list, int]]:
+    """(name, pipeline, task count) of the four stages, in order."""
+    return [("process", process_pipeline(config, work_dir), tasks),
+            ("buckets", buckets_pipeline(config, work_dir), tasks),
+            ("cluster", cluster_pipeline(config, work_dir), 1),
+            ("finish", finish_pipeline(config, work_dir, out), 1)]
 
 
 def build_corpus_datatrove(config: CorpusConfig, out: str | Path, tasks: int = 4, workers: int = 2,
                            work_dir: str | Path | None = None) -> dict:
-    """The two stages on datatrove's LocalPipelineExecutor (`tasks` tasks, `workers` at a time).
+    """The four stages on datatrove's LocalPipelineExecutor (`tasks` tasks, `workers` at a time).
 
     Call it under `if __name__ == "__main__":` in a script: datatrove starts its pool with forkserver.
-    A source that raises is counted (worker_error) as in the local build; a task whose worker process
-    dies outright (segfault, OOM kill) can stall datatrove's local pool, which, unlike `build_corpus`'s
-    own pool, does not replace dead workers; on Slurm such a task simply fails and is rerun.
+    A source that raises is counted (worker_error) as in the local build; a task that raises fails its
+    stage with one line naming the logs; a task whose worker process dies outright (segfault, OOM kill)
+    can stall datatrove's local pool, which, unlike `build_corpus`'s own pool, does not replace dead
+    workers; on Slurm such a task simply fails and is rerun.
     """
     from datatrove.executor import LocalPipelineExecutor
 
     out = Path(out)
     work = Path(work_dir) if work_dir else out / "_datatrove"
-    stage1 = LocalPipelineExecutor(pipeline=process_pipeline(config, work), tasks=tasks, workers=workers,
-                                   logging_dir=str(work / "logs" / "process"))
-    stage2 = LocalPipelineExecutor(pipeline=merge_pipeline(config, work, out), tasks=1, workers=1,
-                                   logging_dir=str(work / "logs" / "merge"))
-    for name, stage in (("process", stage1), ("merge", stage2)):
+    for name, pipeline, count in stages(config, work, out, tasks):
+        stage = LocalPipelineExecutor(pipeline=pipeline, tasks=count, workers=min(workers, count),
+                                      logging_dir=str(work / "logs" / name))
         try:
             stage.run()
         except UserError:
             raise
         except Exception as exc:  # a task raised (per-source faults never do: they are counted instead)
-            raise UserError(f"datatrove stage '{name}' failed: {type(exc).__name__}: {exc} "
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            raise UserError(f"datatrove stage '{name}' failed: {detail} "
                             f"(task logs in {work / 'logs' / name}; rerun to resume finished tasks)") from exc
     return json.loads((out / "stats.json").read_text())
