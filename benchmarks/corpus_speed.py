@@ -3,6 +3,7 @@
     python benchmarks/corpus_speed.py                      # the four real-data builds, 1 worker
     taskset -c 1 python benchmarks/corpus_speed.py         # the same, pinned to one core (shared machine)
     python benchmarks/corpus_speed.py --workers 2
+    python benchmarks/corpus_speed.py --domains medical,finance --language-id both   # detection on vs off
     python benchmarks/corpus_speed.py --memory 1000        # + flat-memory check on a 1000 MB input
                                                            #   (written to /tmp, deleted afterwards)
 
@@ -151,6 +152,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--domains", default="code,legal,medical,finance")
     parser.add_argument("--memory", type=int, default=0, help="MB of generated input for the flat-memory check")
+    parser.add_argument("--language-id", default="on", choices=["on", "off", "both"],
+                        help="text builds with language detection, without it (language_id: false, languages: [en]), or both")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -161,7 +164,12 @@ def main() -> None:
     print("| build | mode | workers | input MB | docs in | docs out | s total | s setup | MB/s/worker (wall, excl. "
           "setup) | MB per CPU-s (excl. setup) | peak PSS MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    runs = [(d, BUILDS[d]) for d in args.domains.split(",") if d]
+    runs = []
+    for d in (d for d in args.domains.split(",") if d):
+        if args.language_id in ("on", "both") or d == "code":
+            runs.append((d, BUILDS[d]))
+        if args.language_id in ("off", "both") and d != "code":  # code takes its language from the extension
+            runs.append((f"{d}, language_id off", BUILDS[d] | {"language_id": False, "languages": ["en"]}))
     tmp = None
     if args.memory:
         tmp = Path(tempfile.mkdtemp(prefix="corpus-mem-"))

@@ -266,3 +266,25 @@ def test_real_medquad_answers_and_fomc_rows(tmp_path):
     stats = build_corpus(CorpusConfig(domain="finance", sources=[str(p) for p in csvs], text_field="sentence",
                                       join_rows=True, decontaminate=False), tmp_path / "fin", progress=False)
     assert stats["documents"]["read"] == 3 and stats["documents"]["kept"] == 3
+
+
+GERMAN = ("Der Lieferant haftet gegenüber dem Kunden für alle Schäden, die aus einer Verletzung dieser Garantie "
+          "entstehen, soweit nicht ausdrücklich etwas anderes schriftlich vereinbart wurde. ") * 3
+
+
+def test_language_id_off_labels_every_document_with_the_declared_language(toy, tmp_path):
+    rng = random.Random(5)
+    (tmp_path / "src").mkdir()
+    for i in range(6):
+        (tmp_path / "src" / f"en{i}.txt").write_text(paragraph(rng))
+    (tmp_path / "src" / "de.txt").write_text(GERMAN)
+    detected = build_corpus(config(toy, [tmp_path / "src"], languages=["en"], near_dup_threshold=0),
+                            tmp_path / "on", progress=False)
+    assert detected["documents"]["dropped"].get("language_not_kept") == 1  # the detector sees German
+    off = build_corpus(config(toy, [tmp_path / "src"], languages=["en"], language_id=False, near_dup_threshold=0),
+                       tmp_path / "off", progress=False)
+    assert off["documents"]["kept"] == 7 and off["languages"] == {"en": 7}
+    assert off["language_detector"].startswith("off (language_id: false")
+    assert "language identification: off" in (tmp_path / "off" / "summary.md").read_text()
+    with pytest.raises(UserError, match=r"language_id: false needs the corpus's one language"):
+        build_corpus(config(toy, [tmp_path / "src"], languages=["en", "de"], language_id=False), tmp_path / "x")

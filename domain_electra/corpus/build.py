@@ -44,6 +44,9 @@ class CorpusConfig:
         than max_chars is skipped while reading, never loaded whole.
     languages: keep-list of languages (ISO 639-1 codes for text, detected with langdetect; programming
         languages for code, from the extension); empty keeps every language.
+    language_id: detect the language of each document (true, the default). A recipe whose text is known to
+        be in one language may set false with `languages: [that one]`: every document is then labelled with
+        it and nothing is dropped for language; detection costs ~25% of a text build (benchmarks/RESULTS.md).
     near_dup_threshold: MinHash-LSH Jaccard threshold on word 5-grams for near-duplicate removal
         (0 disables it; exact duplicates are always removed).
     decontaminate: drop documents sharing a `decontaminate_ngram`-word n-gram with the test split of any
@@ -72,6 +75,7 @@ class CorpusConfig:
     min_chars: int = 100
     max_chars: int = 1_000_000
     languages: list[str] = field(default_factory=list)
+    language_id: bool = True
     near_dup_threshold: float = 0.8
     decontaminate: bool = True
     decontaminate_ngram: int = 13
@@ -91,6 +95,9 @@ def check_config(config: CorpusConfig) -> None:
         raise UserError(f"workers must be >= 1, got {config.workers}")
     if not 0 <= config.min_chars < config.max_chars:
         raise UserError(f"need 0 <= min_chars < max_chars, got {config.min_chars} and {config.max_chars}")
+    if not config.language_id and len(config.languages) != 1:
+        raise UserError(f"language_id: false needs the corpus's one language in languages (e.g. languages: [en]), "
+                        f"got languages: {list(config.languages)}")
     if not 0 <= config.near_dup_threshold <= 1:
         raise UserError(f"near_dup_threshold must be in [0, 1] (0 disables), got {config.near_dup_threshold}")
     if not 0 <= config.val_fraction < 1:
@@ -240,11 +247,12 @@ def prepare(config: CorpusConfig, with_index: bool = True) -> Prepared:
     plan = Plan(domain=config.domain, read=ReadOptions(config.text_field, tuple(domain.file_extensions),
                                                      config.max_chars, config.join_rows),
                 min_chars=config.min_chars, max_chars=config.max_chars, languages=tuple(config.languages),
+                language_id=config.language_id,
                 cleaner_options=options, collapse_spaces=collapse, near_dedup=config.near_dup_threshold > 0,
                 index=index)
     if with_index:  # a processing run: build the cleaners now (fixed cost, shared by forked workers)
         _warm_steps(plan)
-        if domain.tokenizer.pretokenizer != "code":  # code takes its language from the extension
+        if domain.tokenizer.pretokenizer != "code" and config.language_id:  # code: from the extension
             S.language_detector()  # load the language-id model once, here, not in every worker
         import pyarrow as pa
 
@@ -345,7 +353,9 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
                       "validation": shards["validation"]["documents"], "dropped": dict(dropped.most_common())},
         "bytes": {"in": totals["bytes_in"], "out": shards["train"]["bytes"] + shards["validation"]["bytes"]},
         "languages": dict(languages.most_common()),
-        "language_detector": "file extension" if domain.tokenizer.pretokenizer == "code" else S.language_detector()[1],
+        "language_detector": ("file extension" if domain.tokenizer.pretokenizer == "code" else
+                              S.language_detector()[1] if config.language_id else
+                              f"off (language_id: false; every document declared {config.languages[0]})"),
         # What a cleaner says it ran, e.g. the medical PHI detector: "PHI: rules only (no trained pipeline ...)".
         "cleaners": [step.describe() for step in build_steps(prep.plan) if hasattr(step, "describe")],
         "duplicate_rate": round((dropped["exact_duplicate"] + dropped["near_duplicate"]) / dedup_seen, 4)

@@ -47,6 +47,7 @@ class Plan:
     min_chars: int
     max_chars: int
     languages: tuple[str, ...]
+    language_id: bool = True  # False: every document is in languages[0] (the recipe declares it)
     cleaner_options: Mapping[str, Any] = field(default_factory=dict)
     collapse_spaces: bool = True
     near_dedup: bool = True
@@ -65,12 +66,12 @@ def build_steps(plan: Plan) -> list[S.Step]:
     """
     from ..registry import get_domain
 
-    key = repr((plan.domain, plan.min_chars, plan.max_chars, plan.languages, sorted(plan.cleaner_options.items()),
-                plan.collapse_spaces))
+    key = repr((plan.domain, plan.min_chars, plan.max_chars, plan.languages, plan.language_id,
+                sorted(plan.cleaner_options.items()), plan.collapse_spaces))
     if key not in _STEPS:
         domain = get_domain(plan.domain)
         length = S.length(plan.min_chars, plan.max_chars)
-        _STEPS[key] = [S.normalize(plan.collapse_spaces), length, S.language(plan.languages),
+        _STEPS[key] = [S.normalize(plan.collapse_spaces), length, S.language(plan.languages, detect=plan.language_id),
                        *domain.cleaners(dict(plan.cleaner_options)), length]
     return _STEPS[key]
 

@@ -179,12 +179,14 @@ def detect_language(text: str) -> str:
     return language_detector()[0](text)
 
 
-def language(keep: Sequence[str]) -> Step:
-    """Set the language (natural: detected; code: already set from the extension), keep only `keep`."""
+def language(keep: Sequence[str], detect: bool = True) -> Step:
+    """Set the language (natural: detected; code: already set from the extension), keep only `keep`.
+    With `detect` false the language is the declared one, keep[0], and nothing is dropped for it."""
     keep_set = {k.lower() for k in keep}
+    declared = keep[0] if keep and not detect else None
 
     def step(doc: Document) -> Document | str:
-        lang = doc.language or detect_language(doc.text) or "unknown"
+        lang = doc.language or declared or detect_language(doc.text) or "unknown"
         if keep_set and lang.lower() not in keep_set and lang.split("-")[0] not in keep_set:
             return "language_not_kept"
         return doc if lang == doc.language else Document(doc.text, doc.source, lang, doc.meta)
