@@ -450,3 +450,29 @@ def test_a_declared_classification_metric_is_scored_not_a_key_error(tiny):
     with pytest.raises(UserError, match="label 'none'"):
         finetune(EvalTask(**{**task.__dict__, "metric": "micro_f1_excluding:none"}), data, tiny, None, FAST,
                  progress=False)
+
+
+@pytest.mark.parametrize("kind", ["classification", "retrieval", "token"])
+def test_every_model_forward_runs_under_the_device_autocast(tiny, monkeypatch, kind):
+    """On CUDA the forwards run in bf16 autocast (as pretraining does); here a recording stand-in counts
+    that every forward of training and scoring goes through it, and that scores stay fp32 numbers."""
+    import contextlib
+
+    from domain_electra.finetune import train as train_module
+
+    entered, forwards = [], []
+    monkeypatch.setattr(train_module, "autocast_for", lambda device: lambda: (entered.append(device.type),
+                                                                                contextlib.nullcontext())[1])
+    task, data = synthetic(kind)
+    model_forward = torch.nn.Module.__call__
+
+    def counting(self, *args, **kwargs):
+        if kwargs.get("input_ids") is not None and self.__class__.__name__.startswith(("Peft", "Electra")):
+            forwards.append(self.__class__.__name__)
+        return model_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__call__", counting)
+    result = finetune(task, data, tiny, None, FAST, progress=False)
+    top = [f for f in forwards if f.startswith("Peft")]  # the outermost call of each forward
+    assert entered and len(entered) == len(top) and set(entered) == {"cpu"}
+    assert isinstance(result["test"]["en"][result["metric"]], float)

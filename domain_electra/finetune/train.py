@@ -15,6 +15,7 @@ import torch
 from ..domain import EvalTask, TaskData
 from ..errors import UserError
 from ..evaluation.metrics import check_metric, metric_value, score, task_metric
+from ..pretrain.step import autocast_for  # bf16 on CUDA, as in pretraining; plain fp32 elsewhere
 from . import batches as B
 from .config import FinetuneConfig
 from .models import Pooler, check_model_dir, count_parameters, head_size, load_base, load_finetuned, \
@@ -54,10 +55,16 @@ def _to(batch: dict, device: torch.device, keys: set[str]) -> dict:
     return {k: v.to(device) for k, v in batch.items() if k in keys}
 
 
+def _run(model, batch: dict):
+    """The model's forward, in bf16 autocast on CUDA (fp32 weights; HF losses are computed in fp32)."""
+    with autocast_for(batch["input_ids"].device)():
+        return model(**batch)
+
+
 def _embed(model, pooler, tok, texts: Sequence[str], config: FinetuneConfig, device, keys) -> torch.Tensor:
     inputs = _to(B.retrieval_side(tok, texts, config.max_length), device, keys)
-    hidden = model(**inputs).last_hidden_state
-    return pooler(hidden, inputs["attention_mask"])
+    hidden = _run(model, inputs).last_hidden_state
+    return pooler(hidden.float(), inputs["attention_mask"])  # similarities, ranking and losses in fp32
 
 
 POS_WEIGHT_CAP = 100.0
@@ -86,10 +93,10 @@ def train_loss(kind: str, model, pooler, tok, rows: Sequence[dict], config: Fine
         batch = B.encode_texts(tok, rows, kind, config.max_length)
         batch["labels"] = B.encode_labels(rows, kind, len(labels))
     if pos_weight is not None:  # the model's own multi-label loss, with each label's positives re-weighted
-        logits = model(**_to(batch, device, keys)).logits
+        logits = _run(model, _to(batch, device, keys)).logits.float()
         return torch.nn.functional.binary_cross_entropy_with_logits(
             logits, batch["labels"].to(device), pos_weight=pos_weight.to(device))
-    return model(**_to(batch, device, keys | {"labels"})).loss
+    return _run(model, _to(batch, device, keys | {"labels"})).loss.float()
 
 
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # probabilities tried on dev
@@ -152,7 +159,7 @@ def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig,
     for chunk in B.chunks(rows, config.eval_batch_size):
         if kind == "token":
             batch, word_ids = B.encode_tokens(tok, chunk, config.max_length, None)
-            best = model(**_to(batch, device, keys)).logits.argmax(-1).cpu()
+            best = _run(model, _to(batch, device, keys)).logits.float().argmax(-1).cpu()
             for i, row in enumerate(chunk):
                 tags = ["O"] * len(row["tokens"])  # words cut off by truncation are predicted "O"
                 previous = None
@@ -163,7 +170,7 @@ def predict(kind: str, model, tok, rows: Sequence[dict], config: FinetuneConfig,
                 gold.append(list(row["tags"]))
                 pred.append(tags)  # seqeval treats a dangling I- as an entity start, as conlleval does
             continue
-        logits = model(**_to(B.encode_texts(tok, chunk, kind, config.max_length), device, keys)).logits.cpu()
+        logits = _run(model, _to(B.encode_texts(tok, chunk, kind, config.max_length), device, keys)).logits.float().cpu()
         if kind == "multilabel":
             scores.append(logits)
             gold += [sorted(r["label"]) for r in chunk]
