@@ -208,3 +208,44 @@ def test_suite_average_resamples_seeds_and_pairs_identical_models():
     # F1 takes the rescoring path: identical models still give a zero-width delta.
     f1 = suite_average([_unit("t", gold, {"a": [[1, 0] * 5], "b": [[1, 0] * 5]}, metric="macro_f1")], ["a", "b"], 50)
     assert f1["delta"]["b"]["ci_low"] == f1["delta"]["b"]["ci_high"] == 0.0
+
+
+def test_micro_f1_from_counts_equals_sklearn_on_every_resample():
+    """The bootstrap's micro-F1 fast path (summed per-example counts) gives sklearn's value on any subset."""
+    from domain_electra.evaluation import metrics as M
+
+    rng = np.random.default_rng(3)
+    gold = [sorted(set(rng.choice(5, rng.integers(0, 3)).tolist())) for _ in range(60)]
+    pred = [sorted(set(rng.choice(5, rng.integers(0, 3)).tolist())) for _ in range(60)]
+    counts = M.micro_counts("multilabel", "micro_f1", gold, pred)
+    for rows in [np.arange(60), rng.integers(0, 60, 60), np.array([0, 0, 1]), np.array([i for i, g in enumerate(gold) if not g][:2])]:
+        fast = float(M.micro_f1_of(counts[rows].sum(axis=0)))
+        slow = M.metric_value("multilabel", "micro_f1", [gold[i] for i in rows], [pred[i] for i in rows], num_labels=5)
+        assert fast == pytest.approx(slow, abs=1e-12)
+    labels = ("none", "a", "b")
+    g = rng.integers(0, 3, 80).tolist()
+    p = rng.integers(0, 3, 80).tolist()
+    counts = M.micro_counts("classification", "micro_f1_excluding:none", g, p, labels)
+    rows = rng.integers(0, 80, 80)
+    slow = M.metric_value("classification", "micro_f1_excluding:none", [g[i] for i in rows], [p[i] for i in rows], labels)
+    assert float(M.micro_f1_of(counts[rows].sum(axis=0))) == pytest.approx(slow, abs=1e-12)
+
+
+def test_bootstrap_of_micro_f1_matches_the_rescoring_path(monkeypatch):
+    """The same interval as rescoring every replicate with sklearn (the old path), to the last digit."""
+    from domain_electra.evaluation import metrics as M
+
+    rng = np.random.default_rng(4)
+    gold = [sorted(set(rng.choice(4, rng.integers(0, 3)).tolist())) for _ in range(40)]
+    preds = [[sorted(set(rng.choice(4, rng.integers(0, 3)).tolist())) for _ in range(40)] for _ in range(4)]
+    unit = {"task": "t", "kind": "multilabel", "metric": "micro_f1", "gold": gold, "num_labels": 4,
+            "preds": {"a": preds[:2], "b": preds[2:]}}
+    fast = M.suite_average([unit], ["a", "b"], n_boot=200)
+    fast_delta = M.bootstrap_delta("multilabel", "micro_f1", gold, preds[:2], preds[2:], num_labels=4, n_boot=200)
+    monkeypatch.setattr(M, "micro_counts", lambda *a, **k: None)
+    slow = M.suite_average([unit], ["a", "b"], n_boot=200)
+    assert fast["delta"]["b"] == pytest.approx(slow["delta"]["b"], abs=1e-12)
+    assert all(fast["average"][m] == pytest.approx(slow["average"][m], abs=1e-12) for m in "ab")
+    slow_delta = M.bootstrap_delta("multilabel", "micro_f1", gold, preds[:2], preds[2:], num_labels=4, n_boot=200)
+    assert fast_delta[0] == pytest.approx(slow_delta[0], abs=1e-12)  # the observed delta; the draws differ in order
+    assert abs(fast_delta[1] - slow_delta[1]) < 0.08 and abs(fast_delta[2] - slow_delta[2]) < 0.08

@@ -180,6 +180,15 @@ def bootstrap_delta(kind: str, metric: str, gold: Sequence, preds_a: Sequence[Se
         low, high = np.percentile(deltas, [2.5, 97.5])
         return float(diff.mean()), float(low), float(high)
 
+    counts_a = [micro_counts(kind, metric, gold, p, labels) for p in preds_a]
+    counts_b = [micro_counts(kind, metric, gold, p, labels) for p in preds_b]
+    if all(c is not None for c in counts_a + counts_b):  # micro F1: replicates from summed counts
+        idx = np.vstack([np.arange(n), rng.integers(0, n, (n_boot, n))])
+        deltas = (np.mean([micro_f1_of(c[idx].sum(axis=1)) for c in counts_b], axis=0)
+                  - np.mean([micro_f1_of(c[idx].sum(axis=1)) for c in counts_a], axis=0))
+        low, high = np.percentile(deltas[1:], [2.5, 97.5])
+        return float(deltas[0]), float(low), float(high)
+
     def mean_metric(preds: Sequence[Sequence], idx: np.ndarray) -> float:
         g = [gold[i] for i in idx]
         return float(np.mean([metric_value(kind, metric, g, [p[i] for i in idx], labels, num_labels) for p in preds]))
@@ -205,6 +214,43 @@ def per_example(kind: str, metric: str, gold: Sequence, pred: Sequence) -> np.nd
     return None
 
 
+def micro_counts(kind: str, metric: str, gold: Sequence, pred: Sequence, labels: Sequence[str] = ()
+                 ) -> np.ndarray | None:
+    """(examples x 3) true positives, false positives and false negatives per example for a micro F1
+    (multilabel micro_f1, classification micro_f1_excluding:<label>), or None for other metrics. Micro F1 of
+    any subset is 2 TP / (2 TP + FP + FN) of its summed counts, so a bootstrap replicate is a sum, not a
+    re-scoring (exactly sklearn's value, zero_division=0 included)."""
+    if kind == "multilabel" and metric == "micro_f1":
+        rows = [(set(g), set(p)) for g, p in zip(gold, pred)]
+        return np.array([(len(g & p), len(p - g), len(g - p)) for g, p in rows], dtype=np.int64).reshape(-1, 3)
+    if kind in ("classification", "pair") and metric.startswith(EXCLUDING):
+        negative = list(labels).index(metric[len(EXCLUDING):])
+        g, p = np.asarray(gold), np.asarray(pred)
+        hit = g == p
+        return np.stack([hit & (g != negative), ~hit & (p != negative), ~hit & (g != negative)], axis=1).astype(np.int64)
+    return None
+
+
+def micro_f1_of(counts: np.ndarray) -> np.ndarray:
+    """Micro F1 from summed (..., 3) counts; 0 where nothing was predicted or expected."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denominator = 2 * tp + fp + fn
+    return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+
+
+def _per_seed_scores(unit: dict, preds: Sequence, idx: np.ndarray) -> np.ndarray:
+    """(replicates, seeds): the unit's metric of each seed on each row of example indices `idx`."""
+    kind, metric, gold = unit["kind"], unit["metric"], unit["gold"]
+    additive = [per_example(kind, metric, gold, p) for p in preds]
+    if all(a is not None for a in additive):
+        return np.stack([a[idx].mean(axis=1) for a in additive], axis=1)
+    counts = [micro_counts(kind, metric, gold, p, unit.get("labels", ())) for p in preds]
+    if all(c is not None for c in counts):
+        return np.stack([micro_f1_of(c[idx].sum(axis=1)) for c in counts], axis=1)
+    return np.array([[metric_value(kind, metric, [gold[i] for i in rows], [p[i] for i in rows],
+                                   unit.get("labels", ()), unit.get("num_labels", 0)) for p in preds] for rows in idx])
+
+
 def constant_prediction(kind: str, pred: Sequence) -> bool:
     """True when a run predicts one and the same thing for every example (e.g. the majority label
     everywhere, all-"O" tags, one regression value, or every candidate document tied): a model that
@@ -226,20 +272,13 @@ def constant_prediction(kind: str, pred: Sequence) -> bool:
 def _replicates(unit: dict, models: Sequence[str], rng: np.random.Generator, n_boot: int) -> dict[str, np.ndarray]:
     """Per model: the unit's score on every bootstrap replicate (examples and seeds resampled, the same
     draws for every model: paired), plus the observed score (all examples, all seeds) in slot 0."""
-    gold, n = unit["gold"], len(unit["gold"])
+    n = len(unit["gold"])
     seeds = min(len(unit["preds"][m]) for m in models)
     idx = np.vstack([np.arange(n), rng.integers(0, n, (n_boot, n))])
     picks = np.vstack([np.arange(seeds), rng.integers(0, seeds, (n_boot, seeds))])
     out = {}
     for m in models:
-        preds = unit["preds"][m][:seeds]
-        additive = [per_example(unit["kind"], unit["metric"], gold, p) for p in preds]
-        if all(a is not None for a in additive):
-            per_seed = np.stack([a[idx].mean(axis=1) for a in additive], axis=1)  # (replicates, seeds)
-        else:
-            per_seed = np.array([[metric_value(unit["kind"], unit["metric"], [gold[i] for i in rows],
-                                               [p[i] for i in rows], unit.get("labels", ()), unit.get("num_labels", 0))
-                                  for p in preds] for rows in idx])
+        per_seed = _per_seed_scores(unit, unit["preds"][m][:seeds], idx)  # (replicates, seeds)
         out[m] = np.take_along_axis(per_seed, picks, axis=1).mean(axis=1)
     return out
 
