@@ -184,8 +184,7 @@ def bootstrap_delta(kind: str, metric: str, gold: Sequence, preds_a: Sequence[Se
     counts_b = [micro_counts(kind, metric, gold, p, labels) for p in preds_b]
     if all(c is not None for c in counts_a + counts_b):  # micro F1: replicates from summed counts
         idx = np.vstack([np.arange(n), rng.integers(0, n, (n_boot, n))])
-        deltas = (np.mean([micro_f1_of(c[idx].sum(axis=1)) for c in counts_b], axis=0)
-                  - np.mean([micro_f1_of(c[idx].sum(axis=1)) for c in counts_a], axis=0))
+        deltas = _micro_scores(counts_b, idx).mean(axis=1) - _micro_scores(counts_a, idx).mean(axis=1)
         low, high = np.percentile(deltas[1:], [2.5, 97.5])
         return float(deltas[0]), float(low), float(high)
 
@@ -238,6 +237,11 @@ def micro_f1_of(counts: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
 
 
+def _micro_scores(counts: Sequence[np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """(replicates, seeds) micro F1 of each seed's per-example counts on each row of example indices `idx`."""
+    return np.stack([micro_f1_of(c[idx].sum(axis=1)) for c in counts], axis=1)
+
+
 def _per_seed_scores(unit: dict, preds: Sequence, idx: np.ndarray) -> np.ndarray:
     """(replicates, seeds): the unit's metric of each seed on each row of example indices `idx`."""
     kind, metric, gold = unit["kind"], unit["metric"], unit["gold"]
@@ -246,7 +250,7 @@ def _per_seed_scores(unit: dict, preds: Sequence, idx: np.ndarray) -> np.ndarray
         return np.stack([a[idx].mean(axis=1) for a in additive], axis=1)
     counts = [micro_counts(kind, metric, gold, p, unit.get("labels", ())) for p in preds]
     if all(c is not None for c in counts):
-        return np.stack([micro_f1_of(c[idx].sum(axis=1)) for c in counts], axis=1)
+        return _micro_scores(counts, idx)
     return np.array([[metric_value(kind, metric, [gold[i] for i in rows], [p[i] for i in rows],
                                    unit.get("labels", ()), unit.get("num_labels", 0)) for p in preds] for rows in idx])
 
