@@ -29,6 +29,9 @@ from pathlib import Path
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus_speed import _pss  # noqa: E402  (PSS with an RSS fallback, as the speed benchmark samples it)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "corpus_scale.json"
 FILE_BYTES = 100_000_000
@@ -107,11 +110,7 @@ def measure(spec: dict) -> tuple[dict, float, float]:
     root, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
         try:
-            for p in [root, *root.children(recursive=True)]:
-                try:
-                    peak = max(peak, p.memory_full_info().pss)
-                except (psutil.AccessDenied, AttributeError):
-                    peak = max(peak, p.memory_info().rss)
+            peak = max([peak] + [_pss(p) for p in [root, *root.children(recursive=True)]])
         except psutil.Error:
             pass
         time.sleep(0.2)
