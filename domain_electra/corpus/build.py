@@ -39,7 +39,9 @@ class CorpusConfig:
         the text (e.g. "sentence" for the FOMC CSVs, "Answer" for MedQuAD's XML).
     join_rows: join the rows of each table file (CSV/TSV/JSONL/JSON/XML) into one document (chunked at
         max_chars), for corpora stored one sentence per row.
-    workers: processes on this machine (1 = in-process and fully deterministic).
+    workers: processes on this machine (1 = in-process). Any count keeps the same documents in the same
+        order: batches are taken in source order (a raw copy of a near-dropped document read by another
+        worker is counted near_duplicate rather than exact_duplicate; the total dropped is the same).
     min_chars / max_chars: documents outside this length (after cleaning) are dropped; a record longer
         than max_chars is skipped while reading, never loaded whole.
     languages: keep-list of languages (ISO 639-1 codes for text, detected with langdetect; programming

@@ -3,7 +3,9 @@
 Workers do everything that needs no global state: reading, the generic and domain steps,
 decontamination, the content hash and the MinHash signature. They send batches of kept records and
 counters to the main process, which does exact and near deduplication (global state) and writes the
-shards. The result queue is bounded, so a fast reader cannot fill memory while the writer lags.
+shards. The result queue is bounded, so a fast reader cannot fill memory while the writer lags. The main
+process takes the batches in source order (`InSourceOrder`), so `--workers N` keeps exactly the documents
+of `--workers 1`: the dedup keep rule is sequential, and arrival order would change it.
 
 A worker that raises on a source reports the source as `worker_error` and carries on; a worker that
 dies (segfault, OOM kill) is detected by its exit code, its source is counted as `worker_crashed` and a
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import queue
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
@@ -203,7 +207,7 @@ def _worker_main(plan: Plan, tasks: Any, results: Any) -> None:
         index, src = job
         results.put(("start", os.getpid(), index))
         for batch in processor.safe_process(src):
-            results.put(("batch", os.getpid(), batch))
+            results.put(("batch", os.getpid(), (index, batch)))
         results.put(("done", os.getpid(), index))
 
 
@@ -213,8 +217,60 @@ def _context() -> mp.context.BaseContext:
     return mp.get_context("fork" if "fork" in methods else "spawn")
 
 
+class InSourceOrder:
+    """Releases the pool's batches in source order, as `--workers 1` yields them.
+
+    The dedup keep rule is sequential (the first copy wins; which member of a near-duplicate chain
+    survives depends on what came first), so arrival order would change the kept documents from run to
+    run. Batches of a source that is not yet the current one wait in a private temporary folder, not in
+    memory: a slow first file must not make the main process hold the rest of the corpus. They are
+    pickled there exactly as the result queue already pickled them, and never leave this process.
+    """
+
+    def __init__(self) -> None:
+        self.current = 0
+        self.done: set[int] = set()
+        self.waiting: dict[int, Any] = {}  # source index -> its spill file
+        self.folder: tempfile.TemporaryDirectory | None = None
+
+    def add(self, index: int, batch: dict) -> Iterator[dict]:
+        if index == self.current:
+            yield batch
+            return
+        if index not in self.waiting:
+            if self.folder is None:
+                self.folder = tempfile.TemporaryDirectory(prefix="domain-electra-order-")
+            self.waiting[index] = open(os.path.join(self.folder.name, f"{index}.pkl"), "w+b")
+        pickle.dump(batch, self.waiting[index], protocol=pickle.HIGHEST_PROTOCOL)
+
+    def finish(self, index: int) -> Iterator[dict]:
+        """Source `index` sent its last batch: release every source that is now next in line."""
+        self.done.add(index)
+        while self.current in self.done:
+            self.current += 1
+            yield from self._replay(self.current)  # what the new current source sent meanwhile
+
+    def _replay(self, index: int) -> Iterator[dict]:
+        spill = self.waiting.pop(index, None)
+        if spill is None:
+            return
+        with spill:
+            spill.seek(0)
+            while True:
+                try:
+                    yield pickle.load(spill)
+                except EOFError:
+                    return
+
+    def close(self) -> None:
+        for spill in self.waiting.values():
+            spill.close()
+        if self.folder is not None:
+            self.folder.cleanup()
+
+
 def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[dict]:
-    """Batches from all sources. workers <= 1 runs in-process (deterministic order)."""
+    """Batches from all sources, in source order whatever the worker count (workers <= 1: in-process)."""
     if workers <= 1:
         processor = Processor(plan)
         for src in sources:
@@ -228,13 +284,17 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
         tasks.put(None)
     procs: dict[int, Any] = {}
     running: dict[int, int] = {}  # pid -> index of the source it is working on
-    done: set[int] = set()  # sources fully reported (their "done" message arrived)
+    order = InSourceOrder()
     restarts = 0
 
     def start() -> None:
         proc = ctx.Process(target=_worker_main, args=(plan, tasks, results), daemon=True)
         proc.start()
         procs[proc.pid] = proc
+
+    def crashed(index: int, exitcode: int | None) -> Iterator[dict]:
+        yield from order.add(index, crashed_batch(sources[index], exitcode))
+        yield from order.finish(index)
 
     for _ in range(min(workers, max(len(sources), 1))):
         start()
@@ -247,9 +307,7 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
                     if proc.exitcode not in (None, 0):  # died without saying goodbye
                         del procs[pid]
                         if pid in running:
-                            index = running.pop(pid)
-                            done.add(index)
-                            yield crashed_batch(sources[index], proc.exitcode)
+                            yield from crashed(running.pop(pid), proc.exitcode)
                         restarts += 1
                         if restarts > 3 * workers:
                             from ..errors import UserError
@@ -259,12 +317,12 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
                         start()  # it never took its stop sentinel, so the replacement will
                 continue
             if kind == "batch":
-                yield payload
+                yield from order.add(*payload)
             elif kind == "start":
                 running[pid] = payload
             elif kind == "done":
                 running.pop(pid, None)
-                done.add(payload)
+                yield from order.finish(payload)
             elif kind == "exit":
                 proc = procs.pop(pid, None)
                 if proc is not None:
@@ -275,8 +333,8 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
                 raise UserError(f"corpus workers could not start: {payload}")
         # A worker killed outright may not have flushed its last messages (even "start"): every source
         # that never reported "done" is counted as crashed, so no source disappears silently.
-        for index in sorted(set(range(len(sources))) - done):
-            yield crashed_batch(sources[index], None)
+        for index in sorted(set(range(len(sources))) - order.done):
+            yield from crashed(index, None)
     finally:
         for proc in procs.values():
             if proc.is_alive():
@@ -285,3 +343,4 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
             proc.join(timeout=5)
         tasks.cancel_join_thread()
         results.cancel_join_thread()
+        order.close()
