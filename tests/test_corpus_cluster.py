@@ -73,8 +73,8 @@ def test_parts_are_plain_data_and_a_planted_pickle_is_never_loaded(tmp_path):
     for part in parts.glob("*.jsonl"):  # every line is JSON: nothing in a part can run code when read
         assert all(json.loads(line) for line in part.read_text().splitlines())
     scratch = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file() and "parts" not in p.parts)
-    assert scratch == ["buckets/00000/00000.npy", "buckets/00000/00001.npy", "buckets/00001/00000.npy",
-                       "buckets/00001/00001.npy"]
+    assert scratch == ["buckets/00000/00000-000.npy", "buckets/00000/00001-000.npy", "buckets/00001/00000-000.npy",
+                       "buckets/00001/00001-000.npy"]
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Planted(marker))
     (parts / "00000.pkl").write_bytes(payload)  # the old part name: ignored
@@ -86,7 +86,7 @@ def test_parts_are_plain_data_and_a_planted_pickle_is_never_loaded(tmp_path):
         later_stages("out2")
     assert not marker.exists() and not (tmp_path / "out2").exists()
     (parts / "00002.jsonl").unlink()
-    for name in ("collisions/00001.bands.npy", "dedup/dropped.npy"):  # a pickle under a scratch array's name
+    for name in ("collisions/00001-000.bands.npy", "dedup/dropped.npy"):  # a pickle under a scratch array's name
         (work / name).write_bytes(payload)
         with pytest.raises(UserError, match=f"{name.split('/')[1]} is not a corpus scratch array"):
             (cluster_task(None, 0, 1, config=config, work_dir=str(work)) if name.startswith("collisions") else
@@ -302,6 +302,23 @@ def test_local_workers_keep_the_one_worker_documents_when_sources_finish_out_of_
         {k: v for k, v in one["dropped"].items() if "duplicate" not in k}
 
 
+def test_streamed_key_rows_and_sub_buckets_give_the_same_answer(planted_local, tmp_path, monkeypatch):
+    """Stage 1 flushes its key rows every few records and stage 2 sorts one sub-bucket at a time (what keeps
+    a task's memory flat at scale): forced to 3-record flushes and 4+ sub-buckets, nothing changes."""
+    from domain_electra.corpus import cluster
+
+    config, local_dir, local = planted_local
+    monkeypatch.setattr(cluster, "FLUSH_RECORDS", 3)
+    monkeypatch.setattr(cluster, "SUB_BUCKET_BYTES", 40_000)  # the planted corpus is ~0.4 MB: 4+ per task
+    stats = build_corpus_datatrove(config, tmp_path / "dt", tasks=3, workers=1)  # in-process: patches apply
+    work = tmp_path / "dt" / "_datatrove"
+    subs = json.loads((work / "parts" / "00000.jsonl").read_text().splitlines()[0])["sub_buckets"]
+    assert subs >= 4 and len(list((work / "collisions").glob("00001-*.bands.npy"))) == subs
+    assert not list(work.rglob("*.tmp"))
+    assert _rows(tmp_path / "dt") == _rows(local_dir)
+    assert stats["documents"] == local["documents"] and stats["edits"] == local["edits"]
+
+
 def test_distributed_dedup_without_bloom_filters_matches_the_in_memory_local_index(planted_local, tmp_path,
                                                                                  monkeypatch):
     import sys
@@ -341,11 +358,11 @@ def test_a_failing_task_is_one_line_not_a_hang(tmp_path, monkeypatch):
     assert build_corpus_datatrove(config, out, tasks=2, workers=2)["documents"]["kept"] == 6
     work = out / "_datatrove"
     marker = tmp_path / "pwned"
-    planted = work / "buckets" / "00001" / "00000.npy"
+    planted = work / "buckets" / "00001" / "00000-000.npy"
     good = planted.read_bytes()
     planted.write_bytes(pickle.dumps(_Planted(marker)))
     shutil.rmtree(work / "logs" / "buckets")  # rerun stage 2 (stage 1 is complete and is skipped)
-    with pytest.raises(UserError, match=r"00000.npy is not a corpus scratch array .*rerun stage 'process'") as err:
+    with pytest.raises(UserError, match=r"00000-000.npy is not a corpus scratch array .*rerun stage 'process'") as err:
         build_corpus_datatrove(config, out, tasks=2, workers=2)  # in a pool worker
     assert "\n" not in str(err.value) and not marker.exists()
 

@@ -9,9 +9,12 @@ allow_pickle=False: it is shared, and a pickle planted there would run code in a
    (readers, generic and domain cleaners, decontamination, content hash, MinHash signature). It writes
    its batches to `parts/{rank:05d}.jsonl` and, from each record's raw-text hash, content hash and LSH
    band keys (the toolkit's own signatures and bands), the key rows every stage-2 task owns:
-   `buckets/{task:05d}/{rank:05d}.npy` (task d owns the keys with key % N == d).
-2. `buckets` (N tasks, as many as stage 1): task d sorts its key rows and writes only the keys that two
-   records share: `collisions/{d:05d}.{repeats,follows,bands}.npy`.
+   `buckets/{task:05d}/{rank:05d}-{sub:03d}.npy` (task d owns the keys with key % N == d; `sub`, the
+   key's sub-bucket, splits them further so that no step holds more than ~SUB_BUCKET_BYTES of input's
+   rows). Rows are flushed to disk every FLUSH_RECORDS records: a task's memory does not grow with
+   its input.
+2. `buckets` (N tasks, as many as stage 1): task d sorts its key rows one sub-bucket at a time and
+   writes only the keys that two records share: `collisions/{d:05d}-{sub:03d}.{repeats,follows,bands}.npy`.
 3. `cluster` (1 task): union-find over the shared band keys, then the local build's sequential rule in
    each cluster (the first document in global order is kept, a later one only when no kept document
    shares a key with it): `dedup/dropped.npy`, the id and reason of every duplicate
@@ -73,7 +76,15 @@ def _config(data: dict) -> CorpusConfig:
     return from_dict(CorpusConfig, data)
 
 
-PART_FORMAT = "domain-electra-part/2"
+PART_FORMAT = "domain-electra-part/3"
+FLUSH_RECORDS = 65_536  # stage 1 writes its key rows out every this many records
+SUB_BUCKET_BYTES = 256 << 20  # input bytes per (stage-2 task, sub-bucket): ~30 MB of key rows
+
+
+def sub_buckets(sources: Sequence[Source], world_size: int) -> int:
+    """Sub-buckets per stage-2 task, from the input size (every stage-1 task computes the same number)."""
+    total = sum(src.size for src in sources)
+    return max(1, -(-total // (world_size * SUB_BUCKET_BYTES)))
 
 
 def task_sources(sources: Sequence[Source], rank: int, world_size: int) -> list[Source]:
@@ -132,25 +143,65 @@ def process_task(data, rank: int, world_size: int, config: dict, work_dir: str) 
     processor = _PartProcessor(prep.plan)
     bands = lsh_bands(cfg.near_dup_threshold) if cfg.near_dup_threshold > 0 else None
     bloom = bloom_backend()
-    keys = [np.zeros((0, 2 + (bands[0] if bands else 0)), dtype=np.uint64)]
+    subs = sub_buckets(prep.sources, world_size)
+    buckets = _BucketWriter(work / "buckets", rank, world_size, subs)
     tmp = parts / f"{rank:05d}.jsonl.tmp"
     with open(tmp, "w", encoding="ascii") as f:
-        f.write(json.dumps({"format": PART_FORMAT, "rank": rank, "world_size": world_size}) + "\n")
+        f.write(json.dumps({"format": PART_FORMAT, "rank": rank, "world_size": world_size,
+                            "sub_buckets": subs}) + "\n")
         for src in task_sources(prep.sources, rank, world_size):
             for batch in processor.safe_process(src):
-                keys.append(_record_keys(batch["records"], bands, bloom))
+                buckets.add(_record_keys(batch["records"], bands, bloom))
                 f.write(_encode_batch(batch) + "\n")
-    _write_buckets(work / "buckets", rank, world_size, np.concatenate(keys))
+    buckets.close()
     tmp.replace(parts / f"{rank:05d}.jsonl")  # last, whole or absent: a killed task leaves no half part
 
 
-def _write_buckets(folder: Path, rank: int, world_size: int, keys: np.ndarray) -> None:
-    if len(keys) >= 1 << D.ID_BITS:
-        raise UserError(f"task {rank} holds {len(keys)} documents, more than ids allow (2^{D.ID_BITS}): "
-                        "run stage 1 with more tasks")
-    ids = np.uint64(rank) << np.uint64(D.ID_BITS) | np.arange(len(keys), dtype=np.uint64)
-    for owner, rows in enumerate(D.partition(D.key_rows(keys, ids), world_size)):
-        _save(folder / f"{owner:05d}" / f"{rank:05d}.npy", rows)
+class _BucketWriter:
+    """Stage 1's key rows, by owner and sub-bucket, flushed every FLUSH_RECORDS records to raw append
+    files that `close` turns into the .npy arrays stage 2 reads (one file in memory at a time)."""
+
+    def __init__(self, folder: Path, rank: int, world_size: int, subs: int):
+        self.folder, self.rank, self.world_size, self.subs = folder, rank, world_size, subs
+        self.pending: list[np.ndarray] = []
+        self.records = 0  # records flushed or pending: the next record's position
+        self.flushed = 0
+        for stale in folder.glob(f"*/{rank:05d}-*.u64.tmp"):  # a killed earlier attempt: start afresh
+            stale.unlink()
+
+    def add(self, keys: np.ndarray) -> None:
+        self.pending.append(keys)
+        self.records += len(keys)
+        if self.records >= 1 << D.ID_BITS:
+            raise UserError(f"task {self.rank} holds more documents than ids allow (2^{D.ID_BITS}): "
+                            "run stage 1 with more tasks")
+        if self.records - self.flushed >= FLUSH_RECORDS:
+            self.flush()
+
+    def _path(self, owner: int, sub: int, suffix: str) -> Path:
+        return self.folder / f"{owner:05d}" / f"{self.rank:05d}-{sub:03d}{suffix}"
+
+    def flush(self) -> None:
+        keys = np.concatenate(self.pending) if self.pending else np.zeros((0, 2), dtype=np.uint64)
+        ids = (np.uint64(self.rank) << np.uint64(D.ID_BITS)
+               | np.arange(self.flushed, self.flushed + len(keys), dtype=np.uint64))
+        for owner, rows in enumerate(D.partition(D.key_rows(keys, ids), self.world_size)):
+            sub = (rows[:, 1] // np.uint64(self.world_size)) % np.uint64(self.subs)  # the owner's own key split
+            for s in range(self.subs):
+                path = self._path(owner, s, ".u64.tmp")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "ab") as f:
+                    np.ascontiguousarray(rows[sub == s], dtype="<u8").tofile(f)
+        self.pending, self.flushed = [], self.records
+
+    def close(self) -> None:
+        self.flush()
+        for owner in range(self.world_size):
+            for s in range(self.subs):
+                raw = self._path(owner, s, ".u64.tmp")
+                rows = np.fromfile(raw, dtype="<u8").reshape(-1, 3) if raw.is_file() else np.zeros((0, 3), np.uint64)
+                _save(self._path(owner, s, ".npy"), rows.astype(np.uint64, copy=False))
+                raw.unlink(missing_ok=True)
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -203,8 +254,10 @@ def part_files(parts: Path) -> list[Path]:
     return paths
 
 
-def _stage1_tasks(work: Path) -> int:
-    return _part_header(part_files(work / "parts")[0])["world_size"]
+def _stage1_tasks(work: Path) -> tuple[int, int]:
+    """(task count, sub-buckets per stage-2 task) of stage 1, from its parts' header."""
+    header = _part_header(part_files(work / "parts")[0])
+    return header["world_size"], header["sub_buckets"]
 
 
 def _one_task(stage: str, world_size: int) -> None:
@@ -215,14 +268,16 @@ def _one_task(stage: str, world_size: int) -> None:
 def buckets_task(data, rank: int, world_size: int, config: dict, work_dir: str) -> None:
     """Stage 2, one task: the key rows it owns, from every stage-1 task -> the keys two records share."""
     work = Path(work_dir)
-    tasks = _stage1_tasks(work)
+    tasks, subs = _stage1_tasks(work)
     if world_size != tasks:
         raise UserError(f"stage 'buckets' needs as many tasks as stage 1 (process) had ({tasks}), got {world_size}")
-    rows = np.concatenate([_load(work / "buckets" / f"{rank:05d}" / f"{r:05d}.npy", 3, "process")
-                           for r in range(tasks)])
-    found = D.collisions(rows)
-    for name in ("repeats", "follows", "bands"):
-        _save(work / "collisions" / f"{rank:05d}.{name}.npy", getattr(found, name))
+    for sub in range(subs):  # a key lives in one sub-bucket: each is complete on its own
+        rows = np.concatenate([_load(work / "buckets" / f"{rank:05d}" / f"{r:05d}-{sub:03d}.npy", 3, "process")
+                               for r in range(tasks)])
+        found = D.collisions(rows)
+        del rows
+        for name in ("repeats", "follows", "bands"):
+            _save(work / "collisions" / f"{rank:05d}-{sub:03d}.{name}.npy", getattr(found, name))
 
 
 _COLLISION_COLUMNS = {"repeats": None, "follows": 2, "bands": 2}
@@ -232,9 +287,10 @@ def cluster_task(data, rank: int, world_size: int, config: dict, work_dir: str) 
     """Stage 3 (a single task): clusters and verdicts -> dedup/dropped.npy (id, reason code) by id."""
     _one_task("cluster", world_size)
     work = Path(work_dir)
-    found = [D.Collisions(**{name: _load(work / "collisions" / f"{task:05d}.{name}.npy", columns, "buckets")
+    tasks, subs = _stage1_tasks(work)
+    found = [D.Collisions(**{name: _load(work / "collisions" / f"{task:05d}-{sub:03d}.{name}.npy", columns, "buckets")
                              for name, columns in _COLLISION_COLUMNS.items()})
-             for task in range(_stage1_tasks(work))]
+             for task in range(tasks) for sub in range(subs)]
     ids, codes, notes = D.verdicts(found)
     _save(work / "dedup" / "dropped.npy", np.stack([ids, codes.astype(np.uint64)], axis=1))
     (work / "dedup" / "notes.json").write_text(json.dumps(notes))
