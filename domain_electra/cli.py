@@ -312,6 +312,20 @@ def quickstart_cmd(out: Path = typer.Option(Path("runs/quickstart"), help="Outpu
     quickstart(out, minutes, set or [], init=init)
 
 
+@app.command("interpolate", epilog="Example: domain-electra interpolate --base minilm --adapted runs/code/pretrain/discriminator --weight 0.5 --out runs/code/interpolated")
+def interpolate_cmd(base: str = typer.Option(..., help="The starting checkpoint the adapted model was pretrained "
+                                             "from: 'minilm', 'e5-small', a folder or a hub id."),
+                    adapted: Path = typer.Option(..., help="The adapted discriminator folder (pretrain's discriminator/)."),
+                    weight: float = typer.Option(0.5, help="Share of the adapted model: 0 = base, 1 = adapted."),
+                    out: Path = typer.Option(..., help="Output model folder.")) -> None:
+    """Mix an adapted model's weights with its starting checkpoint's (WiSE-FT style): no training."""
+    from .checkpoints import resolve_init
+    from .modeling.interpolate import interpolate
+
+    folder = interpolate(resolve_init(base), adapted, weight, out)
+    console.print(f"interpolated model ({weight:g} adapted) -> {folder}")
+
+
 # ------------------------------------------------------------------------------------- checkpoints
 @checkpoints_app.command("prepare", epilog="Example: domain-electra checkpoints prepare --only minilm-l6-h384-uncased")
 def checkpoints_prepare(out: Optional[Path] = typer.Option(None, help="Folder that receives one sub-folder per "
