@@ -14,9 +14,12 @@ Arms, all benched by `domain-electra bench` on the domain's suite (evals/<domain
   rtd      domain-adapted with replaced-token detection (the toolkit's default recipe);
   mlm      domain-adapted with masked-language modelling of the full model (`objective: mlm`), at equal
            optimizer steps, batch and sequence length, i.e. equal tokens; wall time reported.
+  rtd-mix  (opt-in, `--arms base,rtd-mix`) the rtd model's weights interpolated with its starting
+           checkpoint's, `--mix-weight` of the adapted model (0.5, fixed beforehand, not tuned): no training
+           beyond rtd's (`domain-electra interpolate`).
 Every stage folder is resumable: rerunning the command skips what is complete.
 
-It writes <out>/<domain>/bench/{results.json,report.md}, prints the table, and appends one row per arm to
+It writes <out>/<domain>/bench/{results.json,report.md} (bench-<arms>/ for another arm set), prints the table, and appends one row per arm to
 benchmarks/results/dapt_gain.json: {domain, arm, scale, device, seeds, suite_average, delta_vs_base,
 ci_low, ci_high, pretrain_tokens, wall_s, ...} with scores and deltas in points (100 x the metric), and
 the intrinsic numbers (generator MLM accuracy and discriminator AUC on held-out domain text, start/end).
@@ -37,6 +40,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "dapt_gain.json"
 CONTROL_SOURCES = ("/usr/share/doc/*/README*", "/usr/share/doc/*/NEWS*")
+ARMS = ("base", "control", "rtd", "mlm", "rtd-mix")
+DEFAULT_ARMS = ARMS[:4]
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="cpu", choices=["cpu", "gpu"])
     ap.add_argument("--tiny", action="store_true", help="smoke run: a few documents and steps (numbers meaningless)")
     ap.add_argument("--init", default="minilm", help="starting checkpoint: minilm, e5-small, a folder or hub id")
-    ap.add_argument("--arms", default="base,control,rtd,mlm")
+    ap.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"any of {','.join(ARMS)}")
+    ap.add_argument("--mix-weight", type=float, default=0.5, help="rtd-mix: share of the adapted model")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "dapt")
     ap.add_argument("--steps", type=int, help="optimizer steps per arm (default: the scale's)")
     ap.add_argument("--limit", type=int, help="bench examples per split (default: the scale's)")
@@ -178,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     scale = Scale(args.steps or base.steps, base.batch_size, base.seq_len, args.limit or base.limit,
                   args.seeds or base.seeds, base.max_docs)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown:
+        ap.error(f"unknown arm(s) {', '.join(unknown)}: choose from {', '.join(ARMS)}")
     init = resolve_init(args.init)
     overrides = apply_overrides({}, args.pretrain_set)
     out = args.out / args.domain
@@ -185,25 +194,34 @@ def main(argv: list[str] | None = None) -> int:
     wall, models, facts = {}, {"base": init}, {}
     recipe = read_yaml(REPO / "corpora" / f"{args.domain}.yaml")
     recipe.pop("domain", None)
-    if {"rtd", "mlm"} & set(arms):
+    if {"rtd", "mlm", "rtd-mix"} & set(arms):
         tokens = build_tokens(args.domain, recipe, init, out, scale)
     for arm in ("rtd", "mlm"):
-        if arm in arms:
+        if arm in arms or (arm == "rtd" and "rtd-mix" in arms):
             t0 = time.time()
             models[arm] = str(pretrain_arm(args.domain, tokens, init, out / arm, scale, arm, overrides)
                               / "discriminator")
             wall[arm], facts[arm] = time.time() - t0, intrinsic(out / arm)
+    if "rtd-mix" in arms:
+        from domain_electra.modeling.interpolate import interpolate
+
+        models["rtd-mix"] = str(interpolate(init, models["rtd"], args.mix_weight, out / f"rtd-mix-{args.mix_weight:g}"))
+        facts["rtd-mix"] = {**facts["rtd"], "mix_weight": args.mix_weight}  # rtd's pretraining is its cost
+        wall["rtd-mix"] = facts["rtd"].get("train_s") or wall["rtd"]
     if "control" in arms:
-        shared = args.out / f"control-{Path(init).name}-{scale.steps}x{scale.batch_size}x{scale.seq_len}"
+        # Overrides change the control too, so they name its folder (a control is reused only when equal).
+        tag = "".join(f"-{k}={v}" for k, v in sorted(overrides.items())) if overrides else ""
+        shared = args.out / f"control-{Path(init).name}-{scale.steps}x{scale.batch_size}x{scale.seq_len}{tag}"
         t0 = time.time()
         control_tokens = build_tokens("legal", control_recipe(), init, shared, scale)
         # The control is pretrained with the domain's masking policy, so only the text differs.
         models["control"] = str(pretrain_arm(args.domain, control_tokens, init, shared / f"pretrain-{args.domain}",
                                              scale, "rtd", overrides) / "discriminator")
         wall["control"], facts["control"] = time.time() - t0, intrinsic(shared / f"pretrain-{args.domain}")
-    models = {k: models[k] for k in ("base", "control", "rtd", "mlm") if k in models and k in arms}
+    models = {k: models[k] for k in ARMS if k in models and k in arms}
     bench_set = args.bench_set + ([] if args.probes else ["probes=false"])
-    results = run_bench(args.domain, models, out / "bench", scale, bench_set)
+    bench_dir = out / ("bench" if tuple(arms) == DEFAULT_ARMS else "bench-" + "+".join(arms))
+    results = run_bench(args.domain, models, bench_dir, scale, bench_set)
     summary = suite_rows(results)
     rows = []
     for arm in models:
@@ -216,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                      "date": date.today().isoformat(), "python": sys.version.split()[0]})
     for row in rows:
         print(json.dumps(row))
-    print(f"total wall time {time.time() - started:.0f} s; report: {out / 'bench' / 'report.md'}")
+    print(f"total wall time {time.time() - started:.0f} s; report: {bench_dir / 'report.md'}")
     if not args.no_record:
         append_rows(rows)
     return 0

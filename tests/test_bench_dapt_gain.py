@@ -57,3 +57,10 @@ def test_control_corpus_is_general_text_without_the_domain(dapt):
     recipe = dapt.control_recipe()
     assert recipe["languages"] == ["en"] and recipe["decontaminate"] is False
     assert all(source.startswith("/usr/share/doc/") for source in recipe["sources"])
+
+
+def test_an_unknown_arm_is_refused_before_any_work(dapt, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        dapt.main(["--domain", "finance", "--arms", "base,rtd-mixed", "--no-record"])
+    assert exit_info.value.code == 2
+    assert "unknown arm(s) rtd-mixed: choose from base, control, rtd, mlm, rtd-mix" in capsys.readouterr().err
