@@ -10,6 +10,7 @@ words ("Fall", "Range", "Upper", "Cross") need a street-shaped line before them 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -171,10 +172,30 @@ CITY_CUE_WORD = re.compile(r"\b(?:lives?|living|resid(?:es|ing)|moved|relocated|
                            r"|visiting|(?:wo)?man from|patient from|years? in|born in)\b", I)
 
 
-def _keyword_windows(text: str, keyword: re.Pattern, before: int, after: int) -> list[tuple[int, str]]:
+# What an e-mail address or a URL holds (see `rule_spans`): those rules run only around these.
+AT_SIGN = re.compile("@")
+URL_MARK = re.compile(r"/|www\.", I)
+
+
+@lru_cache(maxsize=16)
+def _case_sensitive(keyword: re.Pattern) -> re.Pattern:
+    return re.compile(keyword.pattern, keyword.flags & ~re.IGNORECASE)
+
+
+def _keyword_matches(text: str, lowered: str, keyword: re.Pattern):
+    """The matches of a case-insensitive keyword pattern (lower-case literals). In ASCII text, the
+    case-sensitive twin on the lower-cased text: the same offsets, several times faster, as the engine
+    then skips ahead to the first letters instead of folding the case of every character."""
+    if text.isascii():
+        return _case_sensitive(keyword).finditer(lowered)
+    return keyword.finditer(text)
+
+
+def _keyword_windows(text: str, keyword: re.Pattern, before: int, after: int,
+                     lowered: str | None = None) -> list[tuple[int, str]]:
     """Text around a keyword (merged, cut at spaces): the rules that need one run only there."""
     windows: list[list[int]] = []
-    for m in keyword.finditer(text):
+    for m in _keyword_matches(text, text.lower() if lowered is None else lowered, keyword):
         start = text.rfind(" ", 0, max(0, m.start() - before)) + 1
         end = text.find(" ", m.end() + after)
         end = len(text) if end < 0 else end
@@ -188,11 +209,17 @@ def _keyword_windows(text: str, keyword: re.Pattern, before: int, after: int) ->
 def rule_spans(text: str) -> list[tuple[int, int, str]]:
     found = []
     whole = [(0, text)]
+    lowered = text.lower()
     chunks = _windows(text)
-    care = _keyword_windows(text, CARE_WORD, 80, 30)
+    care = _keyword_windows(text, CARE_WORD, 80, 30, lowered)
+    # An address or URL has no space inside, and windows end at spaces: the words around "@", "/" and
+    # "www." hold every match there is in the whole text.
+    linked = "@" in text or "/" in text or "www." in text or "WWW." in text
+    emails = _keyword_windows(text, AT_SIGN, 0, 0, lowered) if linked else []
+    urls = _keyword_windows(text, URL_MARK, 0, 0, lowered) if linked else []
     for kind, pattern in RULES:
         if kind in ("EMAIL", "URL"):
-            targets = whole if ("@" in text or "/" in text or "www." in text or "WWW." in text) else []
+            targets = emails if kind == "EMAIL" else urls
         elif kind == "LOCATION":
             targets = care
         elif kind == "CITY":
@@ -216,7 +243,7 @@ def rule_spans(text: str) -> list[tuple[int, int, str]]:
             if any(w.lower() in NOT_STREET_NAME for w in words[:-1]) or (cased and not all(w[0].isupper() for w in words)):
                 continue
             found.append((offset + m.start(), offset + m.end(), "ADDRESS"))
-    for offset, chunk in _keyword_windows(text, CITY_CUE_WORD, 50, 60):
+    for offset, chunk in _keyword_windows(text, CITY_CUE_WORD, 50, 60, lowered):
         for m in CITY_CUE.finditer(chunk):
             found.append((offset + m.start("phi"), offset + m.end("phi"), "LOCATION"))
     return sorted(set(found))
