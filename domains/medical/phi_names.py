@@ -175,6 +175,7 @@ class NameFinder:
         self.words = words
         self.lexicon = lexicon  # False: no dictionary, so an unknown word is no evidence of a name
         self._kinds: dict[tuple[str, bool], int] = {}  # the same few thousand words recur in every document
+        self._unknowns: dict[str, bool] = {}  # asked of each capitalised word by the hints, the rules and the NER filter
 
     def is_word(self, low: str) -> bool:
         """An English word or a regular inflection of one ("records", "faxed", "admitted", "higher")."""
@@ -351,8 +352,17 @@ class NameFinder:
 
     def _unknown(self, token: str) -> bool:
         """Neither an English word nor an acronym: most likely a proper noun."""
+        known = self._unknowns.get(token)
+        if known is None:
+            if len(self._unknowns) > KIND_CACHE_SIZE:
+                self._unknowns.clear()
+            known = self._unknowns[token] = self._unknown_uncached(token)
+        return known
+
+    def _unknown_uncached(self, token: str) -> bool:
         low = token.lower().rstrip(".")
-        if any(c.isupper() for c in token[1:]) and not token.isupper():
+        rest = token[1:]
+        if not rest.islower() and any(c.isupper() for c in rest) and not token.isupper():  # islower: the usual case, fast
             return False  # "NCI's", "GeneReviews": an acronym or a product, not a person
         return self.lexicon and len(low) > 1 and not self.is_word(low) and low not in NEVER and not (token.isupper() and len(low) < 4
                                                                                     and low not in self.first)

@@ -62,6 +62,21 @@ ID_LABEL = (r"(?:mrn|medical record(?: number| no\.?| #)?|record (?:number|no\.?
             r"|id(?: number| no\.?)?|no\.|#)")
 
 I = re.IGNORECASE
+# The rules below that can skip most text: each has a cheap pattern that every one of its matches holds
+# (see GATES), because the rule itself is tried at every word of its windows.
+UNLABELLED_ID = re.compile(r"\b(?=[a-z\d-]*\d{5})[a-z\d][a-z\d-]{5,}\b(?![.,]\d)", I)
+CONTINENTAL_SUFFIX = r"(?:straße|strasse|str\.|weg|gasse|platz|allee|singel|laan|straat|gracht|vägen|gatan|plein|dreef)"
+CONTINENTAL_STREET = re.compile(rf"\b[a-zäöüé][\w'’-]*{CONTINENTAL_SUFFIX}\s+\d{{1,5}}(?:-\d{{1,5}})?\b", I)
+STATE_ZIP = re.compile(rf"\b{STATE}\s+(?P<phi>\d{{5}}(?:-\d{{4}})?)\b", I)
+PLACE_STATE_ZIP = re.compile(rf"\b(?P<phi>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}),\s*{STATE}\.?\s+\d{{5}}", I)
+CASED_STATE = r"(?:" + "|".join(s.upper() for s in STATES) + "|" + STATE_NAMES + r")\b"
+CITY_STATE = re.compile(rf"\b(?P<phi>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){{0,2}}),\s{CASED_STATE}(?!\s+\d)")
+FIVE_DIGITS = re.compile(r"\d{5}")
+GATES: dict[re.Pattern, re.Pattern] = {
+    UNLABELLED_ID: FIVE_DIGITS, STATE_ZIP: FIVE_DIGITS, PLACE_STATE_ZIP: FIVE_DIGITS,
+    CONTINENTAL_STREET: re.compile(CONTINENTAL_SUFFIX, I),
+    CITY_STATE: re.compile(rf",\s{CASED_STATE}"),  # starts with a comma: found by a fast scan
+}
 RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]", I)),
@@ -72,7 +87,7 @@ RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("ID", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),  # SSN
     ("ID", re.compile(rf"(?:\b{ID_LABEL}\s*(?:[:#]|no\.?|number)?\s*#?\s*)(?P<phi>[a-z]{{0,4}}[-\s]?\d[\da-z-]{{2,}}(?:\s[\da-z]{{3,}})?)\b", I)),
     # An unlabelled identifier: a token of 6+ characters with a run of 5+ digits (a record, account or IBAN number).
-    ("ID", re.compile(r"\b(?=[a-z\d-]*\d{5})[a-z\d][a-z\d-]{5,}\b(?![.,]\d)", I)),
+    ("ID", UNLABELLED_ID),
     # A phone number: 9-15 digits in groups (checked in rule_spans), "+", "(0)" and extensions allowed.
     ("PHONE", re.compile(r"(?<![\w/.-])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?|\(0\)\s?)*\d{1,10}(?:[\s.-]\d{2,8}){0,4}"
                          r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w/])", I)),
@@ -92,18 +107,16 @@ RULES: tuple[tuple[str, re.Pattern], ...] = (
                          r"(?:[a-z]+\W{1,3}){0,2}?(?P<phi>\d{3}[-.]\d{4})\b", I)),
     ("DATE", re.compile(rf"\b{MONTH}[-/.]{DAY}[-/.,]\s?\d{{2,4}}\b", I)),  # "Mar-04-2021"
     ("ADDRESS", re.compile(rf"(?<![/.:-])\b(?:\d{{1,4}}[a-z]?/)?\d{{1,6}}[a-z]?,?\s+(?:[a-z][\w'’.-]*\s+){{0,4}}{STREET}\b\.?(?:\s+(?:n|s|e|w|ne|nw|se|sw)\b\.?)?(?:\s+\d{{1,5}}(?:-\d{{1,5}})?)?{UNIT}?", I)),
-    ("ADDRESS", re.compile(r"\b[a-zäöüé][\w'’-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|singel|laan|straat|gracht"
-                           r"|vägen|gatan|plein|dreef)\s+\d{1,5}(?:-\d{1,5})?\b", I)),  # "Hauptstraße 5"
+    ("ADDRESS", CONTINENTAL_STREET),  # "Hauptstraße 5"
     ("ADDRESS", re.compile(r"\b(?:apt|apartment|suite|ste|unit|flat|room|studio|level)\.?\s*#?\s*\d+[a-z]?\b"
                            rf"(?:,?\s+(?:\d{{1,5}}\s+)?(?:[a-z][\w'’.-]*\s+){{0,3}}{STREET}\b)?", I)),
     # After an address cue, the street line up to the next comma or full stop.
     ("ADDRESS", re.compile(r"\b(?:lives(?: alone)? at|living at|resides at|residing at|(?:home |street |mailing )?address:?)\s+"
                            r"(?P<phi>\d[^,.;\n]{2,40}|(?:studio|flat|unit|apt|level)[^.;\n]{2,40}?(?=,\s*[^,]*,|[.;\n]|$))", I)),
-    ("ADDRESS", re.compile(rf"\b{STATE}\s+(?P<phi>\d{{5}}(?:-\d{{4}})?)\b", I)),
-    ("ADDRESS", re.compile(rf"\b(?P<phi>{PLACE_WORD}(?:\s+{PLACE_WORD}){{0,2}}),\s*{STATE}\.?\s+\d{{5}}", I)),
+    ("ADDRESS", STATE_ZIP),
+    ("ADDRESS", PLACE_STATE_ZIP),
     # "Boston, MA" (capitals, case-sensitive: "in, me" is no state) and "Boston, Massachusetts".
-    ("CITY", re.compile(r"\b(?P<phi>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}),\s(?:" + "|".join(s.upper() for s in STATES)
-                        + "|" + STATE_NAMES + r")\b(?!\s+\d)")),
+    ("CITY", CITY_STATE),
     ("ADDRESS", re.compile(r"\bp\.?\s?o\.?\s+box\s+\d+\b|\b[a-z]{1,2}\d[a-z\d]?\s+\d[a-z]{2}\b", I)),  # P.O. box, UK postcode
     ("LOCATION", re.compile(rf"\b(?:(?:st\.?|saint|mount|mt\.?|university of|the)\s+)?(?:[a-z][\w'’.-]*\s+){{0,3}}(?:general\s+|memorial\s+|regional\s+|community\s+)*{CARE}\b", I)),
     ("LOCATION", re.compile(rf"\b(?:university|univ\.) of (?:[a-z][\w'’-]*\s+){{1,2}}{CARE}?", I)),
@@ -227,7 +240,10 @@ def rule_spans(text: str) -> list[tuple[int, int, str]]:
         else:
             targets = chunks
         group = "phi" if "phi" in pattern.groupindex else 0
+        gate = GATES.get(pattern)
         for offset, chunk in targets:
+            if gate is not None and not gate.search(chunk):
+                continue
             for m in pattern.finditer(chunk):
                 start, end = m.span(group) if m.group(group) is not None else m.span()
                 if kind == "LOCATION":
