@@ -208,7 +208,10 @@ class NameFinder:
         return 1 if cased else 0
 
     def hints(self, text: str) -> list[int]:
-        """Offsets of words worth showing NER: gazetteer names and unknown words, capitalised in cased text."""
+        """Offsets of words worth showing NER: gazetteer names and unknown words, capitalised in cased text.
+        In caseless text not the surnames that are English words and no first name ("blood", "more"):
+        the NER's persons made only of such words are dropped (see cleaners._persons), so there it
+        only cost time."""
         out, offset = [], 0
         for line, blind in segments(text):
             cased = not blind
@@ -221,6 +224,8 @@ class NameFinder:
                 nxt = after.group() if after else ""
                 # "Grace Slater", "Sky Burgess"; not "May cause", "Key Points", "Non-Hodgkin Lymphoma"
                 before_capital = nxt[:1].isupper() and (self._named(nxt) or self._unknown(nxt))
+                if not cased and self.is_word(low) and low not in self.first and not self._unknown(word):
+                    continue  # caseless "blood", "high", "more": surnames that are English words, no first name
                 if (self._named(word) and not self.is_word(low)) or (self._named(word) and (before_capital or not cased)) \
                         or (self._unknown(word) and (before_capital or not cased)):
                     out.append(offset + m.start())
