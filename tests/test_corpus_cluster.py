@@ -120,18 +120,19 @@ def test_datatrove_build_fails_over_the_failed_source_share(tmp_path):
 # ----------------------------------------------------------------------------- distributed dedup
 def _local_rule(keys: "np.ndarray") -> dict:
     """The local build's dedup, written out plainly (a reference): raw repeats, then exact, then LSH bands."""
-    seen_raw, kept_exact, kept_bands, out = set(), set(), [set() for _ in range(keys.shape[1] - 2)], {}
+    seen_raw, seen_exact, kept_bands, out = set(), set(), [set() for _ in range(keys.shape[1] - 2)], {}
     for i, (raw, exact, *bands) in enumerate(keys.tolist()):
         if raw in seen_raw:
             out[i] = D.REPEAT
             continue
         seen_raw.add(raw)
-        if exact in kept_exact:
+        if exact in seen_exact:  # the same cleaned text as any earlier document, kept or not
             out[i] = D.EXACT_DUPLICATE
-        elif any(key in kept for key, kept in zip(bands, kept_bands)):
+            continue
+        seen_exact.add(exact)
+        if any(key in kept for key, kept in zip(bands, kept_bands)):
             out[i] = D.NEAR_DUPLICATE
         else:
-            kept_exact.add(exact)
             for key, kept in zip(bands, kept_bands):
                 kept.add(key)
     return out
@@ -161,7 +162,7 @@ def test_bucketed_verdicts_equal_the_sequential_local_rule_not_transitive_cluste
     a, b, c = [10, 11, 12, 100, 200], [20, 21, 22, 100, 201], [30, 31, 32, 101, 201]
     copy_b, repeat_a, copy_a = [40, 21, 22, 100, 201], [10, 11, 12, 100, 200], [50, 11, 12, 100, 200]
     keys = np.array([a, b, c, copy_b, repeat_a, copy_a], dtype=np.uint64)
-    expected = {1: D.NEAR_DUPLICATE, 3: D.NEAR_DUPLICATE, 4: D.REPEAT, 5: D.EXACT_DUPLICATE}
+    expected = {1: D.NEAR_DUPLICATE, 3: D.EXACT_DUPLICATE, 4: D.REPEAT, 5: D.EXACT_DUPLICATE}  # 3: B's text
     assert _local_rule(keys) == expected
     for world in (1, 2, 3, 8):
         assert _distributed(keys, world) == expected
@@ -289,17 +290,8 @@ def test_local_workers_keep_the_one_worker_documents_when_sources_finish_out_of_
     monkeypatch.setattr(Processor, "process", slow_apache)  # forked workers inherit the patch
     stats = build_corpus(replace(config, workers=2), tmp_path / "two", progress=False)
     assert _rows(tmp_path / "two") == _rows(local_dir)  # the same documents, texts and order in each split
-    for key in ("inputs", "bytes", "languages", "duplicate_rate", "failures"):
-        assert stats[key] == local[key], key
-    two, one = stats["documents"], local["documents"]
-    assert (two["read"], two["kept"]) == (one["read"], one["kept"])
-    # The one stated difference: a raw copy of a near-dropped document (z_copy_near of a_zz_near) read by
-    # the other worker misses that worker's outcome cache, so it reaches dedup and is counted as the near
-    # duplicate it is, not as an exact one; its cleaner edits are then counted too. Same total dropped.
-    moved = one["dropped"]["exact_duplicate"] - two["dropped"]["exact_duplicate"]
-    assert moved == two["dropped"]["near_duplicate"] - one["dropped"]["near_duplicate"] and 0 <= moved <= 1
-    assert {k: v for k, v in two["dropped"].items() if "duplicate" not in k} == \
-        {k: v for k, v in one["dropped"].items() if "duplicate" not in k}
+    for key in ("documents", "inputs", "bytes", "languages", "duplicate_rate", "failures"):
+        assert stats[key] == local[key], key  # drop counts too: an exact copy is exact whoever read it
 
 
 def test_streamed_key_rows_and_sub_buckets_give_the_same_answer(planted_local, tmp_path, monkeypatch):

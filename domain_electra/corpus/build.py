@@ -40,8 +40,8 @@ class CorpusConfig:
     join_rows: join the rows of each table file (CSV/TSV/JSONL/JSON/XML) into one document (chunked at
         max_chars), for corpora stored one sentence per row.
     workers: processes on this machine (1 = in-process). Any count keeps the same documents in the same
-        order: batches are taken in source order (a raw copy of a near-dropped document read by another
-        worker is counted near_duplicate rather than exact_duplicate; the total dropped is the same).
+        order with the same drop counts: batches are taken in source order. Only `edits` can differ: a raw
+        repeat that another worker reads is cleaned (and its edits counted) before dedup drops it.
     min_chars / max_chars: documents outside this length (after cleaning) are dropped; a record longer
         than max_chars is skipped while reading, never loaded whole.
     languages: keep-list of languages (ISO 639-1 codes for text, detected with langdetect; programming
@@ -141,9 +141,13 @@ class Deduplicator:
             self.lsh = MinHashLSH(threshold=threshold, num_perm=S.NUM_PERM, weights=self.WEIGHTS) if threshold > 0 else None
 
     def check(self, record: dict) -> str | None:
+        """exact_duplicate: the same cleaned text as any earlier document (kept or not, as a worker's outcome
+        cache answers a raw repeat, so the label does not depend on which worker read the copy);
+        near_duplicate: LSH-similar to an earlier kept one."""
         key = int(record["hash"][:16], 16)
         if key in self.seen:
             return "exact_duplicate"
+        self.seen.add(key)
         if self.lsh is not None and record["signature"] is not None:
             if self.bloom:
                 if self._bloom_seen_or_add(record["signature"]):
@@ -154,7 +158,6 @@ class Deduplicator:
                     return "near_duplicate"
                 self.lsh.insert(self.keys, sig, check_duplication=False)
         self.keys += 1
-        self.seen.add(key)
         return None
 
     def _bloom_seen_or_add(self, signature: np.ndarray) -> bool:

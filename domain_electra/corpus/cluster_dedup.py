@@ -7,8 +7,8 @@ local rule, read in that order, is:
 - *repeat*: an earlier record has the same raw text. The local build's worker never turns it into a
   record (its outcome cache answers "exact_duplicate" first) and does not count its edits; only across
   tasks does a repeat become a record, so here it gets the same count and its edits are taken back.
-- *exact_duplicate*: an earlier **kept** record has the same content key (the 64 bits of the sha1 the
-  local exact filter stores).
+- *exact_duplicate*: an earlier record, kept or not, has the same content key (the 64 bits of the sha1
+  the local exact filter stores).
 - *near_duplicate*: an earlier **kept** record has the same key in one of the LSH bands (the very keys
   the local index stores: `build.bloom_band_keys`, or the band's bytes without Bloom filters).
 - kept, otherwise.
@@ -18,9 +18,9 @@ content key, BAND + i the key of band i; a row goes to task `key % N`. Stage 2 (
 per key range) sorts its rows and keeps only keys that two records share. Stage 3 (`verdicts`, one task)
 applies the rule to those:
 
-- a record whose content key an earlier record has (an exact *follower*) is never kept, and it shares
-  every band with that first one (same text, same signature), so its reason is the first one's fate:
-  exact_duplicate when the first was kept, near_duplicate when not; it cannot change anyone else's.
+- a record whose content key an earlier record has (an exact *follower*) is an exact_duplicate, and it
+  shares every band with that first one (same text, same signature), so it cannot change anyone else's
+  verdict.
 - the others (first of their content key) are joined by union-find (connected components) over the band
   keys they share: a record's verdict depends only on earlier kept records with a shared key, all in its
   cluster. Each cluster is then walked in id order, keeping a record unless one of its keys already
@@ -28,8 +28,8 @@ applies the rule to those:
 
 The only differences left: the local Bloom filters' false positives (capacity >= 1M documents, so
 ~0 on small corpora, at most the configured rates on large ones); a worker's outcome cache being
-cleared after 2M distinct documents (the local build then lets a later copy of a near duplicate through
-to dedup, as near_duplicate, and counts its edits; here it stays a repeat); and with `max_docs`, the
+cleared after 2M distinct documents (the local build then lets a later raw copy through to dedup, which
+drops it as exact_duplicate all the same but counts its edits; here it stays a repeat); and with `max_docs`, the
 documents *read* before the stop when a repeat crossed tasks (batches are cut by record count). The
 kept documents are the same in all three cases, bar Bloom false positives.
 """
@@ -157,7 +157,7 @@ def verdicts(parts: list[Collisions]) -> tuple[np.ndarray, np.ndarray, dict]:
     groups = int(group_index.max()) + 1 if len(group_index) else 0
     near, cluster = _near_in_clusters(doc_ids, doc_index, group_index, groups)
     near_ids = doc_ids[near]
-    follow_codes = np.where(np.isin(follows[:, 1], near_ids), NEAR_DUPLICATE, EXACT_DUPLICATE)
+    follow_codes = np.full(len(follows), EXACT_DUPLICATE)
     ids = np.concatenate([repeats, follows[:, 0], near_ids]).astype(np.uint64)
     codes = np.concatenate([np.full(len(repeats), REPEAT), follow_codes,
                             np.full(len(near_ids), NEAR_DUPLICATE)]).astype(np.uint8)

@@ -174,7 +174,8 @@ class NameFinder:
         self.first, self.last, self.source = gazetteer()
         self.words = words
         self.lexicon = lexicon  # False: no dictionary, so an unknown word is no evidence of a name
-        self._kinds: dict[tuple[str, bool], int] = {}  # the same few thousand words recur in every document
+        # Kinds of the words seen, per case mode (the same few thousand words recur in every document).
+        self._kinds: dict[bool, dict[str, int]] = {True: {}, False: {}}
         self._unknowns: dict[str, bool] = {}  # asked of each capitalised word by the hints, the rules and the NER filter
 
     def is_word(self, low: str) -> bool:
@@ -240,14 +241,17 @@ class NameFinder:
             offset += len(line)
         return spans
 
-    def _kind_cached(self, token: str, cased: bool) -> int:
-        key = (token, cased)
-        kind = self._kinds.get(key)
-        if kind is None:
-            if len(self._kinds) > KIND_CACHE_SIZE:  # bounded: a large corpus has an open vocabulary
-                self._kinds.clear()
-            kind = self._kinds[key] = self._kind(token, cased)
-        return kind
+    def _kinds_of(self, words: list[str], cased: bool) -> list[int]:
+        """`_kind` of each word, looked up in bulk (`map` over the cache runs in C); misses computed once."""
+        cache = self._kinds[cased]
+        kinds = list(map(cache.get, words))
+        if None in kinds:
+            if len(cache) > KIND_CACHE_SIZE:  # bounded: a large corpus has an open vocabulary
+                cache.clear()
+            for i, kind in enumerate(kinds):
+                if kind is None:
+                    kinds[i] = cache[words[i]] = self._kind(words[i], cased)
+        return kinds
 
     def _line(self, line: str, cased: bool) -> list[tuple[int, int]]:
         if cased and not CAPITALISED.search(line):
@@ -255,8 +259,7 @@ class NameFinder:
             # particles ("van", "de"), and a run of particles alone is popped away below. Most prose pieces.
             return []
         tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(line)]
-        kind = self._kind_cached
-        kinds = [kind(t, cased) for _, _, t in tokens]
+        kinds = self._kinds_of([t for _, _, t in tokens], cased)
         spans, i = [], 0
         while i < len(tokens):
             if not kinds[i]:

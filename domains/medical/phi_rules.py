@@ -181,7 +181,8 @@ def _trim_location(text: str, start: int, end: int) -> int:
 
 
 CARE_WORD = re.compile(r"hospital|cent(?:er|re)|clinic|infirmary|sanatorium|nursing home|hospice|health system", I)
-CITY_CUE_WORD = re.compile(r"\b(?:lives?|living|resid(?:es|ing)|moved|relocated|native|resident|family in|home in"
+# The look-ahead (the first letters of the cues) lets the engine skip to candidates; a leading \b alone does not.
+CITY_CUE_WORD = re.compile(r"(?=[lrmnfhvwpyb])\b(?:lives?|living|resid(?:es|ing)|moved|relocated|native|resident|family in|home in"
                            r"|visiting|(?:wo)?man from|patient from|years? in|born in)\b", I)
 
 
@@ -202,6 +203,13 @@ def _keyword_matches(text: str, lowered: str, keyword: re.Pattern):
     if text.isascii():
         return _case_sensitive(keyword).finditer(lowered)
     return keyword.finditer(text)
+
+
+def _holds(chunk: str, gate: re.Pattern) -> bool:
+    """Whether `chunk` holds a match of `gate` (case-insensitive ones searched as in `_keyword_matches`)."""
+    if gate.flags & re.IGNORECASE and chunk.isascii():
+        return _case_sensitive(gate).search(chunk.lower()) is not None
+    return gate.search(chunk) is not None
 
 
 def _keyword_windows(text: str, keyword: re.Pattern, before: int, after: int,
@@ -242,7 +250,7 @@ def rule_spans(text: str) -> list[tuple[int, int, str]]:
         group = "phi" if "phi" in pattern.groupindex else 0
         gate = GATES.get(pattern)
         for offset, chunk in targets:
-            if gate is not None and not gate.search(chunk):
+            if gate is not None and not _holds(chunk, gate):
                 continue
             for m in pattern.finditer(chunk):
                 start, end = m.span(group) if m.group(group) is not None else m.span()
