@@ -197,6 +197,61 @@ def test_phi_placeholders_counts_and_clean_medical_text():
     assert medical.make_cleaners({"deidentify": False}) == []
 
 
+# The speed paths of the PHI rules and name finder must find what the plain forms find.
+def _fuzz(alphabet: str, n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(n)]
+
+
+def test_phi_word_regexes_match_the_letter_by_letter_form():
+    import re
+
+    from domain_electra.domains.medical import phi_names as N
+
+    word = re.compile(r"(?<!\w)[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?(?!\w)")
+    capital = re.compile(r"(?<!\w)[^\W\d_a-z](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?(?!\w)")
+    texts = _fuzz("aBc1_'’-. éÜ\n", 20_000, 1) + ["ab-cd-ef5 x'y d’Arc a.b. J. Nkemelu-Osei-  ab--cd e-'f 3abc abc_ é-ß"]
+    for text in texts:
+        assert [m.span() for m in N.WORD.finditer(text)] == [m.span() for m in word.finditer(text)], text
+        assert [m.span() for m in N.CAPITALISED.finditer(text)] == [m.span() for m in capital.finditer(text)], text
+
+
+def test_phi_segments_cut_where_the_zero_width_split_cut():
+    import re
+
+    from domain_electra.domains.medical import phi_names as N
+
+    split = re.compile(r"(?<=\n)|(?<=[!?;] )|(?<=[a-zA-Z0-9]{4}\. )|(?<=\S   )")
+    texts = _fuzz("ab1!?;. \t\r\n", 20_000, 2) + ["Seen today. PATIENT: ALBA QUIROGA   MRN: 123!  ok? yes; no.  x"]
+    for text in texts:
+        for line in text.splitlines(keepends=True):
+            assert N._pieces(line) == [p for p in split.split(line) if p], line
+
+
+def test_phi_case_counts_and_lower_cased_keyword_search():
+    from domain_electra.domains.medical import phi_names as N
+    from domain_electra.domains.medical import phi_rules as R
+
+    for text in ("Plain ASCII, 3 Caps", "ÉCOLE élève ǅ ß", ""):
+        assert N.case_counts(text) == (sum(map(str.isupper, text)), sum(map(str.islower, text)))
+    for text in ("Moved to Ohio; LIVES IN Lyon, born in Kent", "Résident: moved to Zürich, LIVING in Köln"):
+        expected = [m.span() for m in R.CITY_CUE_WORD.finditer(text)]
+        assert [m.span() for m in R._keyword_matches(text, text.lower(), R.CITY_CUE_WORD)] == expected
+        assert expected
+
+
+def test_phi_gated_and_windowed_rules_still_fire():
+    from domain_electra.domains.medical import phi_rules as R
+
+    text = ("Write to x.y+z@mail.example.org;see portal.example.com/visit?id=3,or WWW.EXAMPLE.ORG. Lives at "
+            "Hauptstraße 5, then Springfield, IL 62704; moved to Boston, MA. Account 12345678 closed.")
+    found = sorted((text[a:b], kind) for a, b, kind in R.rule_spans(text))
+    # What the rules found before they ran in windows and behind gates (each rule on every chunk).
+    assert found == [("12345678", "ID"), ("12345678 closed", "ID"), ("62704", "ADDRESS"), ("Boston", "LOCATION"),
+                     ("Hauptstraße 5", "ADDRESS"), ("WWW.EXAMPLE.ORG", "URL"), ("portal.example.com/visit?id=3,or", "URL"),
+                     ("then Springfield", "ADDRESS"), ("x.y+z@mail.example.org", "EMAIL")]
+
+
 # ----------------------------------------------------------------------------- finance
 def finance_run(text, **options):
     return run(finance.make_cleaners(options), text)
