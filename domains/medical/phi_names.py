@@ -100,7 +100,7 @@ def _pieces(line: str) -> list[str]:
     return [piece for piece in out if piece]
 
 
-@lru_cache(maxsize=8)  # the rules, the hints for NER and the case restoration ask for the same text in turn
+@lru_cache(maxsize=8)  # the name rules and the NER hints ask for the same text in turn
 def segments(text: str) -> tuple[tuple[str, bool], ...]:
     """(piece, caseless) with pieces that concatenate back to `text`: lines split after sentences and wide
     gaps. Upper case is judged per piece ("Seen today. PATIENT: JOHN SMITH"), lower case per line (a
@@ -147,9 +147,9 @@ def caseless(line: str) -> bool:
     if upper >= (upper + lower) * 0.9:
         return True
     if upper == 0:
-        return True
+        return True  # no capital at all: no need to look at the sentence starts
     starts = [m.group(1) for m in SENTENCE_START.finditer(line)]
-    return upper == 0 or (len(starts) >= 2 and sum(c.islower() for c in starts) > len(starts) / 2)
+    return (len(starts) >= 2 and sum(c.islower() for c in starts) > len(starts) / 2)
 
 
 def restore_case(text: str, maybe_name) -> str:
@@ -256,7 +256,7 @@ class NameFinder:
     def _line(self, line: str, cased: bool) -> list[tuple[int, int]]:
         if cased and not CAPITALISED.search(line):
             # In cased text only a capitalised word starts a name: lower-case words are kind 0, or 1 for
-            # particles ("van", "de"), and a run of particles alone is popped away below. Most prose pieces.
+            # particles ("van", "de"), and a run of particles alone is popped away below. A quarter of MedQuAD's pieces.
             return []
         tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(line)]
         kinds = self._kinds_of([t for _, _, t in tokens], cased)
