@@ -6,6 +6,7 @@
     python benchmarks/corpus_speed.py --domains medical,finance --language-id both   # detection on vs off
     python benchmarks/corpus_speed.py --memory 1000        # + flat-memory check on a 1000 MB input
                                                            #   (written to /tmp, deleted afterwards)
+    python benchmarks/corpus_speed.py --scaling --memory 200   # 1 vs 2 workers, alternated, 3 rounds each
 
 Each build runs in a fresh child process whose peak memory (the proportional set size summed over the
 process and its workers, sampled every 0.1 s with psutil) is recorded. "read only" is the baseline: the same sources
@@ -19,6 +20,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -146,6 +148,34 @@ def versions() -> str:
     return f"python {platform.python_version()}, " + ", ".join(found)
 
 
+def scaling_table(runs: list[tuple[str, dict]], rounds: int) -> None:
+    """Speed-up of `--workers 2` over `--workers 1`, from the processing wall time (setup excluded).
+
+    The two are alternated round by round, so a drift in the machine's speed hits both alike; the
+    median round is reported. Every run is a fresh process, as in the build table.
+    """
+    print("| build | input MB | docs kept (1 = 2 workers) | s processing, 1 worker | s processing, 2 workers | "
+          "speed-up | MB per CPU-s, 1 / 2 workers | cores busy, 2 workers |")
+    print("|---|---:|---|---:|---:|---:|---|---:|")
+    for name, config in runs:
+        seconds: dict[int, list[float]] = {1: [], 2: []}
+        cpu: dict[int, list[float]] = {1: [], 2: []}
+        kept: dict[int, set] = {1: set(), 2: set()}
+        mb = 0.0
+        for _ in range(rounds):
+            for workers in (1, 2):
+                r = measure("build", config | {"workers": workers})
+                seconds[workers].append(r["seconds"] - r["setup"])
+                cpu[workers].append(r["cpu_processing"])
+                kept[workers].add(r["docs_out"])
+                mb = r["mb_in"]
+        s1, s2 = statistics.median(seconds[1]), statistics.median(seconds[2])
+        c1, c2 = statistics.median(cpu[1]), statistics.median(cpu[2])
+        same = "yes" if kept[1] == kept[2] and len(kept[1]) == 1 else f"no: {sorted(kept[1])} vs {sorted(kept[2])}"
+        print(f"| {name} | {mb:.1f} | {same} | {s1:.2f} | {s2:.2f} | {s1 / max(s2, 1e-9):.2f}x | "
+              f"{mb / max(c1, 1e-9):.2f} / {mb / max(c2, 1e-9):.2f} | {c2 / max(s2, 1e-9):.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child")
@@ -154,6 +184,9 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=0, help="MB of generated input for the flat-memory check")
     parser.add_argument("--language-id", default="on", choices=["on", "off", "both"],
                         help="text builds with language detection, without it (language_id: false, languages: [en]), or both")
+    parser.add_argument("--scaling", action="store_true",
+                        help="1 vs 2 workers on each build, alternated for --rounds rounds: the speed-up table")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -161,9 +194,6 @@ def main() -> None:
     cpu = platform.processor() or platform.machine()
     print(f"# corpus_speed: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu}, {psutil.cpu_count()} cores "
           f"(load {os.getloadavg()[0]:.1f}), {versions()}")
-    print("| build | mode | workers | input MB | docs in | docs out | s total | s setup | MB/s/worker (wall, excl. "
-          "setup) | MB per CPU-s (excl. setup) | peak PSS MB |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     runs = []
     for d in (d for d in args.domains.split(",") if d):
         if args.language_id in ("on", "both") or d == "code":
@@ -177,6 +207,17 @@ def main() -> None:
             make_big_input(tmp / f"big-{mb}.jsonl", mb)
             runs.append((f"repeated {mb} MB", dict(domain="legal", sources=[str(tmp / f"big-{mb}.jsonl")],
                                                    decontaminate=False)))
+    if not args.scaling:
+        print("| build | mode | workers | input MB | docs in | docs out | s total | s setup | MB/s/worker (wall, excl. "
+              "setup) | MB per CPU-s (excl. setup) | peak PSS MB |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    if args.scaling:
+        try:
+            scaling_table(runs, args.rounds)
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return
     try:
         for name, config in runs:
             for mode, workers in (("read", 1), ("build", args.workers)):

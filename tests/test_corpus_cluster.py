@@ -269,25 +269,30 @@ def test_distributed_dedup_keeps_the_local_builds_documents_on_real_text(planted
         assert notes["repeats"] >= 3 and notes["exact_followers"] >= 2
 
 
+@pytest.mark.parametrize("held_in_memory", [True, False], ids=["held-in-memory", "spilled-to-disk"])
 def test_local_workers_keep_the_one_worker_documents_when_sources_finish_out_of_order(planted_local, tmp_path,
-                                                                                      monkeypatch):
+                                                                                      monkeypatch, held_in_memory):
     """The near-duplicate keep rule is sequential: with the Apache licence held back in one worker, its
     near copy (c_chain_b) reaches the main process first, and an arrival-order build keeps chain_b and drops
-    both its neighbours. The pool must hand batches over in source order, so 2 workers = 1 worker."""
+    both its neighbours. The pool must hand batches over in source order, so 2 workers = 1 worker, whether
+    the waiting batches stay in memory or spill to disk."""
     import time
     from dataclasses import replace
 
+    from domain_electra.corpus import pipeline
     from domain_electra.corpus.pipeline import Processor
 
     config, local_dir, local = planted_local
     process = Processor.process
 
-    def slow_apache(self, src):
+    def slow_apache(self, src, index=0):
         if src.path.endswith("b_Apache-2.0.txt"):
             time.sleep(4)  # the other worker meanwhile reads every later source
-        yield from process(self, src)
+        yield from process(self, src, index)
 
     monkeypatch.setattr(Processor, "process", slow_apache)  # forked workers inherit the patch
+    if not held_in_memory:
+        monkeypatch.setattr(pipeline, "ORDER_MEMORY_BYTES", 0)
     stats = build_corpus(replace(config, workers=2), tmp_path / "two", progress=False)
     assert _rows(tmp_path / "two") == _rows(local_dir)  # the same documents, texts and order in each split
     for key in ("documents", "inputs", "bytes", "languages", "duplicate_rate", "failures"):

@@ -31,8 +31,10 @@ from ..domain import Document
 from . import steps as S
 from .decontaminate import NgramIndex
 from .readers import ReadOptions, Skipped, Source, read_source
+from .shared_outcomes import SharedOutcomes
 
 BATCH_DOCS = 256
+ORDER_MEMORY_BYTES = 64 << 20  # batches waiting for their turn in memory before they spill to disk
 BATCH_CHARS = 4 << 20
 SAMPLES_PER_REASON = 3
 SAMPLE_CHARS = 300
@@ -111,6 +113,10 @@ class Processor:
         # a repeated document (licence texts, vendored copies) skips all the work and gets the same
         # verdict. Global exact dedup still happens in the main process; this is only a shortcut.
         self.outcomes: dict[int, str] = {}
+        # The pool's workers also see each other's kept hashes (shared_outcomes.py); None in-process.
+        self.shared: SharedOutcomes | None = None
+        self.source_index = 0
+        self.published: list[int] = []  # kept hashes of the batch being filled, shared when it ships
 
     def skip(self, batch: dict, item: Skipped) -> None:
         batch["skipped"][item.reason] += 1
@@ -127,6 +133,8 @@ class Processor:
         batch["bytes_in"] += len(raw)
         key = xxhash.xxh3_64_intdigest(raw)
         seen = self.outcomes.get(key)
+        if seen is None and self.shared is not None and self.shared.kept_before(key, self.source_index):
+            seen = self.outcomes[key] = ""  # an earlier source, in another worker, kept this very text
         if seen is not None:
             reason = seen or "exact_duplicate"
             batch["dropped"][reason] += 1
@@ -143,6 +151,7 @@ class Processor:
             self.drop(batch, "contaminated", result, key)
             return
         self.outcomes[key] = ""
+        self.published.append(key)
         batch["edits"].update(result.meta.get("edits", {}))
         batch["records"].append({
             "text": result.text, "source": result.source, "language": result.language or "unknown",
@@ -151,13 +160,21 @@ class Processor:
         })
 
     def sign(self, batch: dict) -> dict:
-        """Replace the records' word hashes by their MinHash signatures, the whole batch at once."""
+        """Replace the records' word hashes by their MinHash signatures, the whole batch at once; the
+        batch's kept hashes become visible to the other workers as it ships (not before: a worker that
+        dies holding an unsent batch must not make others drop copies of documents nobody received)."""
         records = [r for r in batch["records"] if r["signature"] is not None]
         for record, signature in zip(records, S.minhash_signatures([r["signature"] for r in records])):
             record["signature"] = signature
+        if self.shared is not None:
+            for key in self.published:
+                self.shared.add(key, self.source_index)
+        self.published = []
         return batch
 
-    def process(self, src: Source) -> Iterator[dict]:
+    def process(self, src: Source, index: int = 0) -> Iterator[dict]:
+        """Batches of one source; `index` is its place in the build's source order."""
+        self.source_index, self.published = index, []
         batch, chars, failed = new_batch(), 0, False
         for item in read_source(src, self.plan.read):
             if isinstance(item, Skipped):
@@ -172,10 +189,10 @@ class Processor:
         batch["done_bytes"], batch["sources_done"], batch["sources_failed"] = src.size, 1, int(failed)
         yield self.sign(batch)
 
-    def safe_process(self, src: Source) -> Iterator[dict]:
+    def safe_process(self, src: Source, index: int = 0) -> Iterator[dict]:
         """`process`, with an unexpected exception turned into a counted `worker_error` for the source."""
         try:
-            yield from self.process(src)
+            yield from self.process(src, index)
         except Exception as exc:  # a bug or a pathological file must cost one source, not the build
             batch = new_batch()
             self.skip(batch, Skipped("worker_error", src.path, f"{type(exc).__name__}: {str(exc)[:120]}"))
@@ -193,12 +210,15 @@ def crashed_batch(src: Source, exitcode: int | None) -> dict:
 
 
 # ----------------------------------------------------------------------------- the pool
-def _worker_main(plan: Plan, tasks: Any, results: Any) -> None:
+def _worker_main(plan: Plan, tasks: Any, results: Any, shared: SharedOutcomes | None, section: int) -> None:
     try:
         processor = Processor(plan)
     except BaseException as exc:  # cleaners failed to build: the main process reports it and stops
         results.put(("fatal", os.getpid(), f"{type(exc).__name__}: {exc}"))
         return
+    if shared is not None:
+        shared.claim(section)
+        processor.shared = shared
     while True:
         job = tasks.get()
         if job is None:
@@ -206,7 +226,7 @@ def _worker_main(plan: Plan, tasks: Any, results: Any) -> None:
             return
         index, src = job
         results.put(("start", os.getpid(), index))
-        for batch in processor.safe_process(src):
+        for batch in processor.safe_process(src, index):
             results.put(("batch", os.getpid(), (index, batch)))
         results.put(("done", os.getpid(), index))
 
@@ -222,20 +242,29 @@ class InSourceOrder:
 
     The dedup keep rule is sequential (the first copy wins; which member of a near-duplicate chain
     survives depends on what came first), so arrival order would change the kept documents from run to
-    run. Batches of a source that is not yet the current one wait in a private temporary folder, not in
-    memory: a slow first file must not make the main process hold the rest of the corpus. They are
-    pickled there exactly as the result queue already pickled them, and never leave this process.
+    run. Batches of a source that is not yet the current one wait in memory up to `memory_bytes`, then in
+    a private temporary folder: a slow first file must not make the main process hold the rest of the
+    corpus. They are pickled there exactly as the result queue already pickled them, and never leave this
+    process. Once a source spills, its later batches spill too, so replaying memory then file keeps order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, memory_bytes: int | None = None) -> None:
         self.current = 0
         self.done: set[int] = set()
+        self.held: dict[int, list[dict]] = {}  # source index -> batches waiting in memory
+        self.held_bytes = 0
+        self.memory_bytes = ORDER_MEMORY_BYTES if memory_bytes is None else memory_bytes
         self.waiting: dict[int, Any] = {}  # source index -> its spill file
         self.folder: tempfile.TemporaryDirectory | None = None
 
     def add(self, index: int, batch: dict) -> Iterator[dict]:
         if index == self.current:
             yield batch
+            return
+        size = _batch_bytes(batch)
+        if index not in self.waiting and self.held_bytes + size <= self.memory_bytes:
+            self.held.setdefault(index, []).append(batch)
+            self.held_bytes += size
             return
         if index not in self.waiting:
             if self.folder is None:
@@ -251,6 +280,9 @@ class InSourceOrder:
             yield from self._replay(self.current)  # what the new current source sent meanwhile
 
     def _replay(self, index: int) -> Iterator[dict]:
+        for batch in self.held.pop(index, ()):
+            self.held_bytes -= _batch_bytes(batch)
+            yield batch
         spill = self.waiting.pop(index, None)
         if spill is None:
             return
@@ -267,6 +299,11 @@ class InSourceOrder:
             spill.close()
         if self.folder is not None:
             self.folder.cleanup()
+
+
+def _batch_bytes(batch: dict) -> int:
+    """About what a waiting batch holds: its texts plus a MinHash signature (1 KB) per record."""
+    return sum(len(r["text"]) + 1024 for r in batch["records"]) + 512
 
 
 def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[dict]:
@@ -286,18 +323,21 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
     running: dict[int, int] = {}  # pid -> index of the source it is working on
     order = InSourceOrder()
     restarts = 0
+    # Fork shares the mapping; spawn would copy it, so there each worker keeps its own shortcut only.
+    shared = SharedOutcomes(workers) if ctx.get_start_method() == "fork" else None
+    sections: dict[int, int] = {}  # pid -> its section of the shared table (a replacement takes it over)
 
-    def start() -> None:
-        proc = ctx.Process(target=_worker_main, args=(plan, tasks, results), daemon=True)
+    def start(section: int) -> None:
+        proc = ctx.Process(target=_worker_main, args=(plan, tasks, results, shared, section), daemon=True)
         proc.start()
-        procs[proc.pid] = proc
+        procs[proc.pid], sections[proc.pid] = proc, section
 
     def crashed(index: int, exitcode: int | None) -> Iterator[dict]:
         yield from order.add(index, crashed_batch(sources[index], exitcode))
         yield from order.finish(index)
 
-    for _ in range(min(workers, max(len(sources), 1))):
-        start()
+    for section in range(min(workers, max(len(sources), 1))):
+        start(section)
     try:
         while procs:
             try:
@@ -314,7 +354,7 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
 
                             raise UserError(f"corpus workers keep dying (last exit code {proc.exitcode}); "
                                             "rerun with --workers 1 to see the error")
-                        start()  # it never took its stop sentinel, so the replacement will
+                        start(sections[pid])  # it never took its stop sentinel, so the replacement will
                 continue
             if kind == "batch":
                 yield from order.add(*payload)
