@@ -6,7 +6,8 @@
     python benchmarks/corpus_speed.py --domains medical,finance --language-id both   # detection on vs off
     python benchmarks/corpus_speed.py --memory 1000        # + flat-memory check on a 1000 MB input
                                                            #   (written to /tmp, deleted afterwards)
-    python benchmarks/corpus_speed.py --scaling --memory 200   # 1 vs 2 workers, alternated, 3 rounds each
+    python benchmarks/corpus_speed.py --scaling --memory 100   # 1 vs 2 workers, alternated, 3 rounds each;
+                                                           #   + 100 MB of recombined licence and FOMC text
 
 Each build runs in a fresh child process whose peak memory (the proportional set size summed over the
 process and its workers, sampled every 0.1 s with psutil) is recorded. "read only" is the baseline: the same sources
@@ -118,12 +119,15 @@ def _pss(proc: psutil.Process) -> int:
         return proc.memory_info().rss
 
 
-def make_big_input(path: Path, megabytes: int, seed: int = 0) -> None:
-    """Repeat real text (Debian licence texts) with small random edits into a JSONL file."""
+def make_big_input(path: Path, megabytes: int, seed: int = 0, paragraphs: list[str] | None = None) -> None:
+    """Real text recombined with small random edits into a JSONL file: each document is six paragraphs drawn
+    at random (Debian licence texts unless `paragraphs` is given) with three words swapped, so most documents
+    are new and a few are near-duplicates of earlier ones."""
     rng = random.Random(seed)
-    texts = [p.read_text(errors="ignore") for p in sorted(Path("/usr/share/common-licenses").iterdir())
-             if p.is_file() and p.stat().st_size > 2000]
-    paragraphs = [p for t in texts for p in t.split("\n\n") if len(p) > 200]
+    if paragraphs is None:
+        texts = [p.read_text(errors="ignore") for p in sorted(Path("/usr/share/common-licenses").iterdir())
+                 if p.is_file() and p.stat().st_size > 2000]
+        paragraphs = [p for t in texts for p in t.split("\n\n") if len(p) > 200]
     target, written = megabytes * 1_000_000, 0
     with open(path, "w") as f:
         while written < target:
@@ -133,6 +137,19 @@ def make_big_input(path: Path, megabytes: int, seed: int = 0) -> None:
             line = json.dumps({"text": " ".join(words)}) + "\n"
             f.write(line)
             written += len(line)
+
+
+def finance_paragraphs() -> list[str]:
+    """Runs of five consecutive FOMC sentences (minutes and press conferences), the finance build's own text."""
+    from domain_electra.corpus import CorpusConfig
+    from domain_electra.corpus.readers import ReadOptions, Skipped, iter_sources, read_source
+
+    config = CorpusConfig(**BUILDS["finance"])
+    opts = ReadOptions(config.text_field, (".csv", ".parquet", ".jsonl", ".json", ".tsv"), config.max_chars,
+                       join_rows=False)
+    sentences = [item.text for src in iter_sources(config.sources, opts.extensions, ())
+                 if not isinstance(src, Skipped) for item in read_source(src, opts) if not isinstance(item, Skipped)]
+    return [" ".join(sentences[i:i + 5]) for i in range(0, len(sentences) - 5, 5)]
 
 
 def versions() -> str:
@@ -203,10 +220,14 @@ def main() -> None:
     tmp = None
     if args.memory:
         tmp = Path(tempfile.mkdtemp(prefix="corpus-mem-"))
-        for mb in (args.memory // 10, args.memory):
+        for mb in ((args.memory,) if args.scaling else (args.memory // 10, args.memory)):
             make_big_input(tmp / f"big-{mb}.jsonl", mb)
             runs.append((f"repeated {mb} MB", dict(domain="legal", sources=[str(tmp / f"big-{mb}.jsonl")],
                                                    decontaminate=False)))
+        if args.scaling and "finance" in args.domains.split(","):  # finance's real input is 0.7 s of work
+            make_big_input(tmp / "finance.jsonl", args.memory, paragraphs=finance_paragraphs())
+            runs.append((f"finance, FOMC recombined {args.memory} MB",
+                         dict(domain="finance", sources=[str(tmp / "finance.jsonl")], decontaminate=False)))
     if not args.scaling:
         print("| build | mode | workers | input MB | docs in | docs out | s total | s setup | MB/s/worker (wall, excl. "
               "setup) | MB per CPU-s (excl. setup) | peak PSS MB |")
