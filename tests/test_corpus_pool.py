@@ -1,6 +1,9 @@
-"""The local pool's pieces: in-order release (memory, then disk) and the kept-hash table shared by workers."""
+"""The local pool: in-order release (memory, then disk), the kept-hash table shared by workers, and large
+JSONL files read as pieces."""
 from __future__ import annotations
 
+import gzip
+import json
 import multiprocessing as mp
 import shutil
 from dataclasses import replace
@@ -9,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from domain_electra.corpus import CorpusConfig, build_corpus, read_shards
+from domain_electra.corpus import readers
 from domain_electra.corpus.pipeline import InSourceOrder
+from domain_electra.corpus.readers import ReadOptions, Source, read_source, split_source
 from domain_electra.corpus.shared_outcomes import SharedOutcomes
 
 LICENCES = Path("/usr/share/common-licenses")
@@ -92,3 +97,83 @@ def test_two_workers_on_copy_heavy_input_keep_the_one_worker_documents(tmp_path)
     assert rows["two"] == rows["one"] and rows["one"]
     assert all(int(Path(source).name[:3]) < len(texts) for source, _ in rows["one"])  # first copies kept
     assert one["documents"]["dropped"]["exact_duplicate"] >= 3 * len(rows["one"])
+
+
+def _licence_jsonl(path: Path, copies: int = 3) -> list[str]:
+    """Real licence paragraphs, one JSONL row each, repeated `copies` times (exact duplicates across pieces),
+    with blank lines and one over-long line planted; returns the paragraphs."""
+    paragraphs = [p.strip() for f in sorted(LICENCES.iterdir()) if f.is_file()
+                  for p in f.read_text(errors="ignore").split("\n\n") if len(p.strip()) > 300][:400]
+    with open(path, "w") as out:
+        for copy in range(copies):
+            for i, text in enumerate(paragraphs):
+                out.write(json.dumps({"text": text}) + "\n")
+                if i % 50 == 7:
+                    out.write("\n")
+            if copy == 1:
+                out.write(json.dumps({"text": "x " * 40_000}) + "\n")  # over max_line_bytes below
+    return paragraphs
+
+
+@pytest.mark.skipif(not LICENCES.is_dir(), reason="needs Debian's /usr/share/common-licenses")
+def test_a_large_jsonl_file_is_read_as_pieces_that_match_the_whole_file(tmp_path):
+    path = tmp_path / "big.jsonl"
+    _licence_jsonl(path)
+    whole = Source("file", str(path), path.stat().st_size)
+    pieces = split_source(whole, piece_bytes=60_000)
+    assert len(pieces) > 5 and pieces[-1].piece.last and not any(p.piece.last for p in pieces[:-1])
+    assert [p.piece.start for p in pieces[1:]] == [p.piece.end for p in pieces[:-1]]
+    assert sum(p.size for p in pieces) == whole.size
+    data = path.read_bytes()
+    assert all(data[p.piece.start - 1:p.piece.start] == b"\n" for p in pieces[1:])  # cut after a newline
+    assert all(data[:p.piece.start].count(b"\n") + 1 == p.piece.first_line for p in pieces)
+    opts = ReadOptions("text", (".jsonl",), max_chars=10_000)  # lines over 64 kB are skipped, counted
+
+    def items(sources):
+        return [(type(i).__name__, i.source, getattr(i, "text", "")) for s in sources for i in read_source(s, opts)]
+
+    assert items(pieces) == items([whole])  # the same documents, skips and "file:LINE" ids, in order
+    long_line = data[:data.index(b"x x x")].count(b"\n") + 1
+    assert ("Skipped", f"{path}:{long_line}", "") in items(pieces)
+    gz = tmp_path / "big.jsonl.gz"
+    gz.write_bytes(gzip.compress(data))
+    assert split_source(Source("file", str(gz), gz.stat().st_size), 60_000) == [Source("file", str(gz), gz.stat().st_size)]
+
+
+@pytest.mark.skipif(not LICENCES.is_dir(), reason="needs Debian's /usr/share/common-licenses")
+def test_pieces_of_one_file_keep_the_same_documents_with_one_or_two_workers(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "PIECE_BYTES", 80_000)
+    monkeypatch.setattr(readers.split_source, "__defaults__", (80_000,))
+    path = tmp_path / "big.jsonl"
+    paragraphs = _licence_jsonl(path)
+    config = CorpusConfig(domain="legal", sources=[str(path)], decontaminate=False, workers=1)
+    one = build_corpus(config, tmp_path / "one", progress=False)
+    two = build_corpus(replace(config, workers=2), tmp_path / "two", progress=False)
+    assert one["inputs"]["sources"] == one["inputs"]["sources_read"] == 1  # one file, however many pieces
+    assert two["documents"] == one["documents"] and two["inputs"] == one["inputs"]
+    rows = {name: [(r["source"], r["text"]) for split in ("train", "validation")
+                   for r in read_shards(tmp_path / name, split, ("source", "text"))] for name in ("one", "two")}
+    assert rows["two"] == rows["one"]
+    assert one["documents"]["dropped"]["exact_duplicate"] >= len(paragraphs)  # the second and third copies
+
+
+def test_a_file_whose_pieces_all_fail_counts_as_one_failed_source(tmp_path, monkeypatch):
+    """Fault injection: every piece of the file raises in its reader (read_source counts it unreadable)."""
+    monkeypatch.setattr(readers.split_source, "__defaults__", (2_000,))
+    path = tmp_path / "notes.jsonl"
+    path.write_text("".join(json.dumps({"text": f"note {i} " + "word " * 60}) + "\n" for i in range(200)))
+    good = tmp_path / "good.txt"
+    good.write_text("A plain paragraph of ordinary English text about a court ruling on contracts. " * 10)
+    assert len(split_source(Source("file", str(path), path.stat().st_size))) > 3
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted reader fault")
+        yield
+
+    monkeypatch.setattr(readers, "read_jsonl", broken)
+    config = CorpusConfig(domain="legal", sources=[str(path), str(good)], decontaminate=False, workers=2,
+                          max_failed_share=1.0)
+    stats = build_corpus(config, tmp_path / "out", progress=False)
+    assert stats["inputs"]["sources_read"] == 2
+    assert stats["failures"]["failed"] == 1, stats["failures"]
+    assert stats["failures"]["reasons"]["unreadable"] > 3  # each piece reported its error

@@ -213,8 +213,8 @@ def with_joined_rows(items: Iterator[Item], opts: ReadOptions, source: str) -> I
         yield Document("\n".join(parts), f"{source}#{part}" if part else source)
 
 
-def read_jsonl(stream, opts: ReadOptions, source: str) -> Iterator[Item]:
-    for lineno, line in enumerate(_lines(stream, opts.max_line_bytes), 1):
+def read_jsonl(stream, opts: ReadOptions, source: str, first_line: int = 1) -> Iterator[Item]:
+    for lineno, line in enumerate(_lines(stream, opts.max_line_bytes), first_line):
         where = f"{source}:{lineno}"
         if line is None:
             yield Skipped("line_too_long", where)

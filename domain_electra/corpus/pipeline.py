@@ -22,6 +22,7 @@ import pickle
 import queue
 import tempfile
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -30,7 +31,7 @@ import xxhash
 from ..domain import Document
 from . import steps as S
 from .decontaminate import NgramIndex
-from .readers import ReadOptions, Skipped, Source, read_source
+from .readers import ReadOptions, Skipped, Source, read_source, split_source
 from .shared_outcomes import SharedOutcomes
 
 BATCH_DOCS = 256
@@ -186,8 +187,7 @@ class Processor:
             if len(batch["records"]) >= BATCH_DOCS or chars >= BATCH_CHARS:
                 yield self.sign(batch)
                 batch, chars = new_batch(), 0
-        batch["done_bytes"], batch["sources_done"], batch["sources_failed"] = src.size, 1, int(failed)
-        yield self.sign(batch)
+        yield self.sign(_finished(batch, src, failed))
 
     def safe_process(self, src: Source, index: int = 0) -> Iterator[dict]:
         """`process`, with an unexpected exception turned into a counted `worker_error` for the source."""
@@ -196,8 +196,18 @@ class Processor:
         except Exception as exc:  # a bug or a pathological file must cost one source, not the build
             batch = new_batch()
             self.skip(batch, Skipped("worker_error", src.path, f"{type(exc).__name__}: {str(exc)[:120]}"))
-            batch["done_bytes"], batch["sources_done"], batch["sources_failed"] = src.size, 1, 1
-            yield batch
+            yield _finished(batch, src, True)
+
+
+def _finished(batch: dict, src: Source, failed: bool) -> dict:
+    """The last batch of `src`: its bytes done; the file counted as read by its last piece only, and as
+    failed by each failed piece (the pool counts a file once: `_one_failure_per_file`)."""
+    batch["done_bytes"] = src.size
+    batch["sources_done"] = int(src.piece is None or src.piece.last)
+    batch["sources_failed"] = int(failed)
+    if failed:
+        batch["failed_path"] = src.path
+    return batch
 
 
 def crashed_batch(src: Source, exitcode: int | None) -> dict:
@@ -205,8 +215,20 @@ def crashed_batch(src: Source, exitcode: int | None) -> dict:
     batch["skipped"]["worker_crashed"] += 1
     batch["samples"].append({"kind": "input", "reason": "worker_crashed", "source": src.path, "text": "",
                              "detail": f"worker exit code {exitcode}"})
-    batch["done_bytes"], batch["sources_done"], batch["sources_failed"] = src.size, 1, 1
-    return batch
+    return _finished(batch, src, True)
+
+
+def _one_failure_per_file(batches: Iterator[dict]) -> Iterator[dict]:
+    """Batches with a file whose several pieces failed counted as one failed source."""
+    failed: set[str] = set()
+    with closing(batches):  # an early stop closes the pool too (its finally stops the workers)
+        for batch in batches:
+            path = batch.get("failed_path")
+            if path is not None:
+                if path in failed:
+                    batch["sources_failed"] = 0
+                failed.add(path)
+            yield batch
 
 
 # ----------------------------------------------------------------------------- the pool
@@ -307,7 +329,15 @@ def _batch_bytes(batch: dict) -> int:
 
 
 def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[dict]:
-    """Batches from all sources, in source order whatever the worker count (workers <= 1: in-process)."""
+    """Batches from all sources, in source order whatever the worker count (workers <= 1: in-process).
+    Large JSONL files are read as pieces (readers.split_source), the same pieces for every worker count;
+    a file's rows joined into documents (join_rows) are read whole."""
+    if not plan.read.join_rows:
+        sources = [piece for src in sources for piece in split_source(src)]
+    return _one_failure_per_file(_pool_batches(sources, plan, workers))
+
+
+def _pool_batches(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[dict]:
     if workers <= 1:
         processor = Processor(plan)
         for src in sources:

@@ -28,7 +28,8 @@ from ..errors import UserError
 from .formats import (Item, ReadOptions, Skipped, html_to_text, open_binary, read_capped, read_csv, read_json,
                       read_jsonl, read_parquet, read_xml, record_doc, split_suffix, with_joined_rows)
 
-__all__ = ["Item", "ReadOptions", "Skipped", "Source", "iter_sources", "read_source", "split_suffix"]
+__all__ = ["Item", "Piece", "ReadOptions", "Skipped", "Source", "iter_sources", "read_source", "split_source",
+           "split_suffix"]
 
 FORMATS = {".txt": "text", ".md": "text", ".rst": "text", ".text": "text", ".html": "html", ".htm": "html",
            ".xml": "xml", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
@@ -47,13 +48,63 @@ SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn"}
 
 
 @dataclass(frozen=True)
+class Piece:
+    """Bytes [start, end) of a plain JSONL file, cut just after a newline, whose first line is line
+    `first_line` of the file (so document ids read "file:LINE" as in an unsplit read)."""
+
+    start: int
+    end: int
+    first_line: int
+    last: bool  # the file's last piece: it alone counts the file as read
+
+
+@dataclass(frozen=True)
 class Source:
-    """One unit of reading work: a file, a saved `datasets` folder, or a hub id."""
+    """One unit of reading work: a file (or a piece of a large JSONL file), a saved `datasets` folder,
+    or a hub id."""
 
     kind: str  # "file" | "dataset" | "hub" | "task" (an eval task's train split: TASK_PREFIX)
     path: str
     size: int = 0
     meta: Mapping[str, str] = field(default_factory=dict)
+    piece: Piece | None = None
+
+
+# A plain JSONL file larger than this is read as pieces of about this size, so that one large export (a
+# hospital's notes in one file) spreads over the workers like many small files do. The cut depends on the
+# file alone, never on the worker count, so every worker count reads the same pieces.
+PIECE_BYTES = 16 << 20
+_SCAN_CHUNK = 1 << 20
+
+
+def split_source(src: Source, piece_bytes: int = PIECE_BYTES) -> list[Source]:
+    """`src` as pieces when it is an uncompressed JSONL file over `piece_bytes`, else `[src]`.
+
+    One pass over the file counts newlines (C speed), so each piece knows the number of its first line;
+    cuts fall just after a newline, so no line straddles two pieces."""
+    ext, compression = split_suffix(src.path)
+    if src.kind != "file" or src.piece is not None or src.size <= piece_bytes or compression \
+            or FORMATS.get(ext) != "jsonl":
+        return [src]
+    cuts, lines, pos, next_cut = [(0, 1)], 0, 0, piece_bytes
+    try:
+        with open(src.path, "rb") as f:
+            while chunk := f.read(_SCAN_CHUNK):
+                while next_cut < pos + len(chunk):
+                    i = chunk.find(b"\n", max(next_cut - pos, 0))
+                    if i < 0:
+                        next_cut = pos + len(chunk)  # no newline left here: look on in the next chunk
+                        break
+                    cuts.append((pos + i + 1, lines + chunk.count(b"\n", 0, i + 1) + 1))
+                    next_cut = pos + i + 1 + piece_bytes
+                lines += chunk.count(b"\n")
+                pos += len(chunk)
+    except OSError:
+        return [src]  # read as one source: the reader reports the error as usual
+    cuts = [(start, line) for start, line in cuts if start < pos]
+    ends = [start for start, _ in cuts[1:]] + [pos]
+    return [Source(src.kind, src.path, end - start, src.meta, Piece(start, end, line, k == len(cuts) - 1))
+            for k, ((start, line), end) in enumerate(zip(cuts, ends))]
 
 
 # ----------------------------------------------------------------------------- enumerating sources
@@ -178,10 +229,33 @@ def iter_sources(sources: list[str] | tuple[str, ...], extensions: tuple[str, ..
             raise UserError(f"source not found: {spec} (give a folder, file, glob or saved dataset folder)")
 
 
+class _Window:
+    """Bytes [start, end) of an open file, read by lines (what `read_jsonl` asks of a stream)."""
+
+    def __init__(self, raw, start: int, end: int) -> None:
+        raw.seek(start)
+        self.raw, self.left = raw, end - start
+
+    def readline(self, limit: int = -1) -> bytes:
+        n = self.left if limit < 0 else min(limit, self.left)
+        line = self.raw.readline(n) if n > 0 else b""
+        self.left -= len(line)
+        return line
+
+
+def _read_piece(src: Source, opts: ReadOptions) -> Iterator[Item]:
+    piece = src.piece
+    with open(src.path, "rb") as raw:
+        yield from read_jsonl(_Window(raw, piece.start, piece.end), opts, src.path, piece.first_line)
+
+
 def _read_file(src: Source, opts: ReadOptions) -> Iterator[Item]:
     path = src.path
     if src.size == 0:
         yield Skipped("empty", path)
+        return
+    if src.piece is not None:
+        yield from _read_piece(src, opts)
         return
     ext, compression = split_suffix(path)
     fmt = FORMATS.get(ext, "code" if ext in CODE_LANGUAGES else "text")
