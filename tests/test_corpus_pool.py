@@ -142,7 +142,6 @@ def test_a_large_jsonl_file_is_read_as_pieces_that_match_the_whole_file(tmp_path
 
 @pytest.mark.skipif(not LICENCES.is_dir(), reason="needs Debian's /usr/share/common-licenses")
 def test_pieces_of_one_file_keep_the_same_documents_with_one_or_two_workers(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "PIECE_BYTES", 80_000)
     monkeypatch.setattr(readers.split_source, "__defaults__", (80_000,))
     path = tmp_path / "big.jsonl"
     paragraphs = _licence_jsonl(path)
