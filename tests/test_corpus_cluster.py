@@ -49,7 +49,7 @@ class _Planted:
 def test_parts_are_plain_data_and_a_planted_pickle_is_never_loaded(tmp_path):
     import pickle
 
-    from domain_electra.corpus.cluster import buckets_task, cluster_task, finish_task, process_task
+    from domain_electra.corpus.cluster import buckets_task, cluster_task, finish_task, process_task, write_task
     from domain_electra.errors import UserError
     from domain_electra.config import to_dict
 
@@ -65,6 +65,8 @@ def test_parts_are_plain_data_and_a_planted_pickle_is_never_loaded(tmp_path):
         for rank in (0, 1):
             buckets_task(None, rank, 2, config=config, work_dir=str(work))
         cluster_task(None, 0, 1, config=config, work_dir=str(work))
+        for rank in (0, 1):
+            write_task(None, rank, 2, config=config, work_dir=str(work))
         finish_task(None, 0, 1, config=config, work_dir=str(work), out=str(tmp_path / out))
 
     for rank in (0, 1):
@@ -90,7 +92,7 @@ def test_parts_are_plain_data_and_a_planted_pickle_is_never_loaded(tmp_path):
         (work / name).write_bytes(payload)
         with pytest.raises(UserError, match=f"{name.split('/')[1]} is not a corpus scratch array"):
             (cluster_task(None, 0, 1, config=config, work_dir=str(work)) if name.startswith("collisions") else
-             finish_task(None, 0, 1, config=config, work_dir=str(work), out=str(tmp_path / "out4")))
+             write_task(None, 0, 2, config=config, work_dir=str(work)))
         assert not marker.exists()
     (parts / "00001.jsonl").unlink()  # a task whose part is missing: its sources would vanish silently
     with pytest.raises(UserError, match=r"incomplete: tasks \[1\] of 2 missing"):
@@ -260,13 +262,36 @@ def test_distributed_dedup_keeps_the_local_builds_documents_on_real_text(planted
     assert "c_chain_c.txt" in kept_sources and not {"a_zz_near.txt", "c_chain_b.txt"} & kept_sources  # A-B-C chain
     stats = build_corpus_datatrove(config, tmp_path / "dt", tasks=tasks, workers=workers)
     assert _rows(tmp_path / "dt") == _rows(local_dir)  # the same documents, texts and order in each split
-    for key in ("documents", "inputs", "bytes", "languages", "edits", "duplicate_rate", "failures", "shards"):
+    for key in ("documents", "inputs", "bytes", "languages", "edits", "duplicate_rate", "failures"):
         assert stats[key] == local[key], key
+    for split, names in local["shards"].items():  # each write task shards its own part: no shard spans two
+        assert (stats["shards"][split] == names if tasks == 1 else
+                len(names) <= len(stats["shards"][split]) <= len(names) + tasks - 1), split
     assert _summary_without_time(tmp_path / "dt") == _summary_without_time(local_dir)
     notes = json.loads((tmp_path / "dt" / "_datatrove" / "dedup" / "notes.json").read_text())
     assert notes["near_duplicates"] >= 2 and notes["clusters"] >= 2
     if tasks > 1:  # the planted copies sit in other tasks than their originals: repeats, followers
         assert notes["repeats"] >= 3 and notes["exact_followers"] >= 2
+
+
+@pytest.mark.parametrize("change", [{"val_fraction": 1e-9}, {"max_docs": 9, "shard_docs": 4}],
+                         ids=["no-validation-hash", "max-docs"])
+def test_global_rules_of_the_write_stage_match_the_local_build(planted_local, tmp_path, change):
+    """Two rules a write task cannot apply alone: the held-back row (no content hash fell in validation,
+    so the local build moves its last train row there) and the max_docs cut (global, in source order)."""
+    from dataclasses import replace
+
+    config = replace(planted_local[0], **change)
+    local = build_corpus(config, tmp_path / "local", progress=False)
+    stats = build_corpus_datatrove(config, tmp_path / "dt", tasks=3, workers=1)
+    assert _rows(tmp_path / "dt") == _rows(tmp_path / "local")
+    if "val_fraction" in change:
+        assert local["documents"]["validation"] == 1  # the held-back row
+    for key in ("documents", "inputs", "bytes", "languages", "edits", "failures", "stopped_early"):
+        assert stats[key] == local[key], key
+    assert local["stopped_early"] == ("max_docs" in change)
+    leftovers = sorted(p.name for p in (tmp_path / "dt" / "_datatrove" / "shards").rglob("*.parquet"))
+    assert leftovers == []  # every shard moved into the output
 
 
 @pytest.mark.parametrize("held_in_memory", [True, False], ids=["held-in-memory", "spilled-to-disk"])
@@ -413,7 +438,7 @@ def test_slurm_examples_in_readme_and_docstring_name_real_pipelines(monkeypatch)
         made.clear()
         exec(compile(block, "<example>", "exec"), {})
         names = [step.func.__name__ for ex in made for step in ex.kwargs["pipeline"]]
-        assert names == ["process_task", "buckets_task", "cluster_task", "finish_task"]
+        assert names == ["process_task", "buckets_task", "cluster_task", "write_task", "finish_task"]
         tasks = [ex.kwargs["tasks"] for ex in made]
-        assert tasks[0] == tasks[1] and tasks[2:] == [1, 1]
+        assert tasks[0] == tasks[1] == tasks[3] and tasks[2] == tasks[4] == 1
         assert [ex.kwargs.get("depends") for ex in made] == [None, *made[:-1]] and getattr(made[-1], "ran", False)

@@ -284,6 +284,93 @@ def build_corpus(config: CorpusConfig, out: Path, progress: bool = True) -> dict
     return finish(config, prep, run_pool(prep.sources, prep.plan, config.workers), out, progress)
 
 
+SAMPLES_PER_REASON = 3
+
+
+@dataclass
+class Tally:
+    """What a build has counted so far (an accumulator, so not frozen). Cluster tasks each keep one and
+    `finish_stats` adds them in task order: counters keep their first-seen key order and samples their
+    first SAMPLES_PER_REASON per reason, so the sum reads exactly like one sequential build's."""
+
+    totals: Counter = field(default_factory=Counter)  # docs_in, bytes_in, sources_done, sources_failed
+    skipped: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+    edits: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)
+    samples: list = field(default_factory=list)
+    kept: int = 0
+    stopped_early: bool = False
+
+    def sample(self, sample: dict) -> None:
+        if sum(1 for s in self.samples if s["reason"] == sample["reason"]) < SAMPLES_PER_REASON:
+            self.samples.append(sample)
+
+    def add(self, other: "Tally") -> None:
+        for name in ("totals", "skipped", "dropped", "edits", "languages"):
+            getattr(self, name).update(getattr(other, name))
+        for sample in other.samples:
+            self.sample(sample)
+        self.kept += other.kept
+        self.stopped_early |= other.stopped_early
+
+    def to_json(self) -> dict:
+        return {name: list(getattr(self, name).items()) if isinstance(getattr(self, name), Counter)
+                else getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Tally":
+        return cls(**{name: Counter(dict(value)) if name in ("totals", "skipped", "dropped", "edits", "languages")
+                      else value for name, value in data.items()})
+
+
+def write_rows(config: CorpusConfig, domain_name: str, batches: Iterator[dict], out: Path, dedup: Any,
+               tally: Tally, hold_last: bool = True, on_batch: Any = None) -> dict:
+    """The documents that pass `dedup` -> train/validation shards in `out`; the counts go to `tally`.
+
+    hold_last: one train row is held back, so that a tiny corpus whose hashes all fell in train still
+    gets a validation document (a cluster task cannot know that: `finish_stats` moves the row itself)."""
+    writers = {split: ShardWriter(out, split, config.shard_docs) for split in ("train", "validation")}
+    pending: dict | None = None
+    with closing(batches):  # closing: an early stop terminates the worker processes at once
+        for batch in batches:
+            tally.totals.update({key: batch[key] for key in ("docs_in", "bytes_in", "sources_done", "sources_failed")})
+            tally.skipped.update(batch["skipped"])
+            tally.dropped.update(batch["dropped"])
+            tally.edits.update(batch["edits"])
+            for sample in batch["samples"]:
+                tally.sample(sample)
+            for record in batch["records"]:
+                reason = dedup.check(record)
+                if reason:
+                    tally.dropped[reason] += 1
+                    tally.sample({"kind": "document", "reason": reason, "source": record["source"],
+                                  "text": record["text"][:300], "detail": ""})
+                    continue
+                row = {k: record[k] for k in ("text", "source", "language", "hash")} | {"domain": domain_name}
+                tally.languages[row["language"]] += 1
+                tally.kept += 1
+                if is_validation(row["hash"], config.seed, config.val_fraction):
+                    writers["validation"].write(row)
+                elif hold_last:
+                    if pending is not None:
+                        writers["train"].write(pending)
+                    pending = row
+                else:
+                    writers["train"].write(row)
+                if config.max_docs and tally.kept >= config.max_docs:
+                    tally.stopped_early = True
+                    break
+            if on_batch is not None:
+                on_batch(batch)
+            if tally.stopped_early:
+                break
+    if pending is not None:
+        empty_val = writers["validation"].docs == 0 and config.val_fraction > 0 and tally.kept > 1
+        writers["validation" if empty_val else "train"].write(pending)
+    return {split: w.close(empty_shard=hold_last) for split, w in writers.items()}
+
+
 def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: Path, progress: bool = True,
            dedup: Any = None) -> dict:
     """Global part of a build: exact and near dedup, the split, the shards, stats.json and summary.md.
@@ -293,71 +380,41 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    domain, sources, input_skips, samples, decon, t0 = (prep.domain, prep.sources, prep.input_skips,
-                                                        list(prep.samples), prep.decontamination, prep.started)
-    writers = {split: ShardWriter(out, split, config.shard_docs) for split in ("train", "validation")}
+    sources = prep.sources
     # Bloom capacity from the input size (~1 document per 500 bytes on disk, at least a million).
     capacity = min(max(sum(s.size for s in sources) // 500, 1_000_000), 200_000_000)
     dedup = Deduplicator(config.near_dup_threshold, capacity) if dedup is None else dedup
-    totals = {"docs_in": 0, "bytes_in": 0, "sources_done": 0, "sources_failed": 0}
-    listing_failed = sum(n for reason, n in input_skips.items() if reason in FAILED_SOURCE_REASONS)
-    dropped, edits, languages = Counter(), Counter(), Counter()
-    pending: dict | None = None  # one train row held back so a tiny corpus still gets a validation doc
-    kept = 0
-    stopped_early = False
+    tally = Tally(skipped=Counter(prep.input_skips), samples=list(prep.samples))
     bar = progress_bar(sum(s.size for s in sources), enabled=progress)
-    t_setup = time.time() - t0  # domain, source listing, decontamination index: fixed cost
-    with bar, closing(batches):  # closing: an early stop terminates the worker processes at once
+    t_setup = time.time() - prep.started  # domain, source listing, decontamination index: fixed cost
+    with bar:
         task = bar.add_task("corpus", total=sum(s.size for s in sources) or None, docs=0, dps=0.0)
-        for batch in batches:
-            for key in totals:
-                totals[key] += batch[key]
-            input_skips.update(batch["skipped"])
-            dropped.update(batch["dropped"])
-            edits.update(batch["edits"])
-            for sample in batch["samples"]:
-                if sum(1 for s in samples if s["reason"] == sample["reason"]) < 3:
-                    samples.append(sample)
-            for record in batch["records"]:
-                reason = dedup.check(record)
-                if reason:
-                    dropped[reason] += 1
-                    if sum(1 for s in samples if s["reason"] == reason) < 3:
-                        samples.append({"kind": "document", "reason": reason, "source": record["source"],
-                                        "text": record["text"][:300], "detail": ""})
-                    continue
-                row = {k: record[k] for k in ("text", "source", "language", "hash")} | {"domain": domain.name}
-                languages[row["language"]] += 1
-                kept += 1
-                if is_validation(row["hash"], config.seed, config.val_fraction):
-                    writers["validation"].write(row)
-                else:
-                    if pending is not None:
-                        writers["train"].write(pending)
-                    pending = row
-                if config.max_docs and kept >= config.max_docs:
-                    stopped_early = True
-                    break
-            elapsed = max(time.time() - t0, 1e-9)
-            bar.update(task, advance=batch["done_bytes"], docs=kept, dps=totals["docs_in"] / elapsed)
-            if stopped_early:  # max_docs reached: the job is done; end the bar full, keeping the true MB/s
+
+        def advance(batch: dict) -> None:
+            elapsed = max(time.time() - prep.started, 1e-9)
+            bar.update(task, advance=batch["done_bytes"], docs=tally.kept, dps=tally.totals["docs_in"] / elapsed)
+            if tally.stopped_early:  # max_docs reached: the job is done; end the bar full, keeping the true MB/s
                 bar.update(task, total=bar.tasks[task].completed)
-                break
-    if pending is not None:
-        empty_val = writers["validation"].docs == 0 and config.val_fraction > 0 and kept > 1
-        writers["validation" if empty_val else "train"].write(pending)
-    shards = {split: w.close() for split, w in writers.items()}
-    seconds = time.time() - t0
-    dedup_seen = kept + dropped["exact_duplicate"] + dropped["near_duplicate"]
+
+        shards = write_rows(config, prep.domain.name, batches, out, dedup, tally, on_batch=advance)
+    return finish_stats(config, prep, tally, shards, out, time.time() - prep.started, t_setup, progress)
+
+
+def finish_stats(config: CorpusConfig, prep: Prepared, tally: Tally, shards: dict, out: Path, seconds: float,
+                 t_setup: float, progress: bool) -> dict:
+    """stats.json and summary.md from the counts; the one-line errors of an empty or failed build."""
+    domain, sources, dropped, totals = prep.domain, prep.sources, tally.dropped, tally.totals
+    listing_failed = sum(n for reason, n in prep.input_skips.items() if reason in FAILED_SOURCE_REASONS)
+    dedup_seen = tally.kept + dropped["exact_duplicate"] + dropped["near_duplicate"]
     stats: dict[str, Any] = {
         "domain": domain.name,
         "config": _plain(config),
         "inputs": {"sources": len(sources), "sources_read": totals["sources_done"],
-                   "bytes_on_disk": sum(s.size for s in sources), "skipped": dict(input_skips.most_common())},
-        "documents": {"read": totals["docs_in"], "kept": kept, "train": shards["train"]["documents"],
+                   "bytes_on_disk": sum(s.size for s in sources), "skipped": dict(tally.skipped.most_common())},
+        "documents": {"read": totals["docs_in"], "kept": tally.kept, "train": shards["train"]["documents"],
                       "validation": shards["validation"]["documents"], "dropped": dict(dropped.most_common())},
         "bytes": {"in": totals["bytes_in"], "out": shards["train"]["bytes"] + shards["validation"]["bytes"]},
-        "languages": dict(languages.most_common()),
+        "languages": dict(tally.languages.most_common()),
         "language_detector": ("file extension" if domain.tokenizer.pretokenizer == "code" else
                               S.language_detector()[1] if config.language_id else
                               f"off (language_id: false; every document declared {config.languages[0]})"),
@@ -365,27 +422,27 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
         "cleaners": [step.describe() for step in build_steps(prep.plan) if hasattr(step, "describe")],
         "duplicate_rate": round((dropped["exact_duplicate"] + dropped["near_duplicate"]) / dedup_seen, 4)
         if dedup_seen else 0.0,
-        "edits": dict(edits.most_common()),
-        "phi": {k.split(":", 1)[1]: v for k, v in edits.most_common() if k.startswith("phi:")},
-        "decontamination": decon | {"dropped": dropped["contaminated"]},
+        "edits": dict(tally.edits.most_common()),
+        "phi": {k.split(":", 1)[1]: v for k, v in tally.edits.most_common() if k.startswith("phi:")},
+        "decontamination": prep.decontamination | {"dropped": dropped["contaminated"]},
         "shards": {split: s["shards"] for split, s in shards.items()},
         "workers": config.workers,
         "seconds": round(seconds, 2),
         "seconds_setup": round(t_setup, 2),
         "mb_per_s": round(totals["bytes_in"] / 1e6 / max(seconds, 1e-9), 2),
         "mb_per_s_processing": round(totals["bytes_in"] / 1e6 / max(seconds - t_setup, 1e-9), 2),
-        "stopped_early": stopped_early,
+        "stopped_early": tally.stopped_early,
         # Over the sources actually read (all of them, unless max_docs stopped the build early).
-        "failures": _failures(config, totals["sources_done"] + listing_failed, totals["sources_failed"] + listing_failed,
-                              input_skips, samples),
-        "samples": samples,
+        "failures": _failures(config, totals["sources_done"] + listing_failed,
+                              totals["sources_failed"] + listing_failed, tally.skipped, tally.samples),
+        "samples": tally.samples,
     }
     (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False, default=_json_default))
     write_summary(stats, out / "summary.md")
     if progress:
         print_summary(stats, out)
-    if kept == 0:
-        reasons = (input_skips + dropped).most_common(3)
+    if tally.kept == 0:
+        reasons = (tally.skipped + dropped).most_common(3)
         named = ", ".join(f"{r} ({n})" for r, n in reasons) or "no input documents found"
         raise UserError(f"corpus build kept no documents from {', '.join(config.sources)}: top reasons: {named} "
                         f"(see {out / 'stats.json'} for samples)")

@@ -1,6 +1,6 @@
 """The same corpus build on datatrove's executors: several tasks on one machine, Slurm or Ray on a cluster.
 
-Four stages, each a list of plain callables (datatrove runs any `f(data, rank, world_size)` as a step).
+Five stages, each a list of plain callables (datatrove runs any `f(data, rank, world_size)` as a step).
 The scratch folder holds plain data only, JSON lines and numpy .npy files loaded with
 allow_pickle=False: it is shared, and a pickle planted there would run code in a later job.
 
@@ -19,10 +19,13 @@ allow_pickle=False: it is shared, and a pickle planted there would run code in a
    each cluster (the first document in global order is kept, a later one only when no kept document
    shares a key with it): `dedup/dropped.npy`, the id and reason of every duplicate
    (corpus/cluster_dedup.py says why this is exactly the local build's answer).
-4. `finish` (1 task: the split holds back one row for the validation set and shards are numbered in
-   order, both global): reads the parts in rank order with the dropped ids and writes the train/
-   validation shards, stats.json and summary.md through `build.finish`, exactly as `build_corpus`
-   does, with the same drop reasons and counts. It dedups nothing itself.
+4. `write` (N tasks, as many as stage 1): task r reads part r with the dropped ids and writes its own
+   train/validation shards (`shards/{r:05d}/`) and counts (`shards/{r:05d}.json`) through
+   `build.write_rows`. The split is per document (a hash of its content), so it needs no global view;
+   a max_docs cut does: then task 0 writes every part in order and the others count nothing.
+5. `finish` (1 task, reads no document): adds the counts in task order, moves the shards into the
+   output under global numbers (corpus/cluster_shards.py), and writes stats.json and summary.md through
+   `build.finish_stats`, exactly as `build_corpus` does, with the same drop reasons and counts.
 
 Every stage refuses to start when an earlier one left a task's output missing (its sources would vanish
 without a trace), and more than `max_failed_share` unreadable sources fail `finish` with the same
@@ -33,7 +36,8 @@ On a Slurm cluster (datatrove's SlurmPipelineExecutor; Ray: RayPipelineExecutor 
 
     from datatrove.executor import SlurmPipelineExecutor
     from domain_electra.corpus import CorpusConfig
-    from domain_electra.corpus.cluster import buckets_pipeline, cluster_pipeline, finish_pipeline, process_pipeline
+    from domain_electra.corpus.cluster import (buckets_pipeline, cluster_pipeline, finish_pipeline,
+                                              process_pipeline, write_pipeline)
 
     config = CorpusConfig(domain="legal", sources=["/data/contracts"])
     work, tasks = "/scratch/work", 256
@@ -46,8 +50,9 @@ On a Slurm cluster (datatrove's SlurmPipelineExecutor; Ray: RayPipelineExecutor 
     process = stage("process", process_pipeline(config, work), tasks)
     buckets = stage("buckets", buckets_pipeline(config, work), tasks, process)  # same task count
     cluster = stage("cluster", cluster_pipeline(config, work), 1, buckets, mem_per_cpu_gb=16)
-    final = stage("finish", finish_pipeline(config, work, "/data/corpus"), 1, cluster)
-    final.run()  # submits all four; each starts when every task of the one before has finished
+    write = stage("write", write_pipeline(config, work), tasks, cluster)  # as many tasks as process
+    final = stage("finish", finish_pipeline(config, work, "/data/corpus"), 1, write)
+    final.run()  # submits all five; each starts when every task of the one before has finished
 
 `build_corpus_datatrove(config, out, tasks, workers)` does the same with LocalPipelineExecutor.
 """
@@ -56,6 +61,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import shutil
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -67,7 +74,9 @@ from ..config import from_dict, to_dict
 from ..errors import UserError
 from . import cluster_dedup as D
 from . import steps as S
-from .build import CorpusConfig, bloom_backend, finish, lsh_bands, prepare
+from ..registry import get_domain
+from .build import CorpusConfig, Tally, bloom_backend, finish_stats, lsh_bands, prepare, write_rows
+from .cluster_shards import gather_shards
 from .pipeline import SAMPLE_CHARS, Processor
 from .readers import Source
 
@@ -342,18 +351,59 @@ def _read_parts(paths: list[Path], verdicts: Verdicts) -> Iterator[dict]:
                 yield batch
 
 
+def write_task(data, rank: int, world_size: int, config: dict, work_dir: str) -> None:
+    """Stage 4, one task: its part with the verdicts of stage 3 -> its own train/validation shards in
+    shards/{rank}/ and the counts in shards/{rank}.json. A max_docs cut is global and sequential: then
+    task 0 reads every part, as the local build would, and the others write empty counts."""
+    cfg = _config(config)
+    work = Path(work_dir)
+    paths = part_files(work / "parts")  # every part checked before any output is written
+    if world_size != len(paths):
+        raise UserError(f"stage 'write' needs as many tasks as stage 1 (process) had ({len(paths)}), got {world_size}")
+    verdicts = Verdicts(_load(work / "dedup" / "dropped.npy", 2, "cluster"))
+    folder = work / "shards" / f"{rank:05d}"
+    if folder.exists():
+        shutil.rmtree(folder)  # a rerun of a task that died halfway
+    folder.mkdir(parents=True)
+    mine = paths if cfg.max_docs else [paths[rank]]
+    tally, started = Tally(), time.time()
+    shards = {split: {"documents": 0, "bytes": 0, "shards": []} for split in ("train", "validation")}
+    if rank == 0 or not cfg.max_docs:
+        shards = write_rows(cfg, get_domain(cfg.domain).name, _read_parts(mine, verdicts), folder, verdicts, tally,
+                            hold_last=False)
+    counts = {"rank": rank, "tally": tally.to_json(), "shards": shards, "seconds": time.time() - started}
+    tmp = work / "shards" / f"{rank:05d}.json.tmp"
+    tmp.write_text(json.dumps(counts, ensure_ascii=True))
+    tmp.replace(work / "shards" / f"{rank:05d}.json")  # last: a task's counts exist only with all its shards
+
+
 def finish_task(data, rank: int, world_size: int, config: dict, work_dir: str, out: str) -> None:
-    """Stage 4 (a single task): split, shards, stats.json and summary.md, with the verdicts of stage 3."""
+    """Stage 5 (a single task, no document is read): every task's counts added in task order, its
+    shards moved into `out` under global numbers, stats.json and summary.md through `build.finish_stats`."""
     _one_task("finish", world_size)
     cfg = _config(config)
     work = Path(work_dir)
-    paths = part_files(work / "parts")  # before any output is written
-    verdicts = Verdicts(_load(work / "dedup" / "dropped.npy", 2, "cluster"))
+    tasks, _ = _stage1_tasks(work)
+    missing = [r for r in range(tasks) if not (work / "shards" / f"{r:05d}.json").is_file()]
+    if missing:
+        raise UserError(f"stage 'write' is incomplete: tasks {missing[:10]} of {tasks} left no counts in "
+                        f"{work / 'shards'}; rerun stage 'write'")
+    started = time.time()
     prep = prepare(cfg, with_index=False)
     notes = work / "parts" / "decontamination.json"
     if notes.is_file():
         prep = dataclasses.replace(prep, decontamination=json.loads(notes.read_text()))
-    finish(cfg, prep, _read_parts(paths, verdicts), Path(out), progress=False, dedup=verdicts)
+    tally, task_shards, slowest = Tally(skipped=Counter(prep.input_skips), samples=list(prep.samples)), [], 0.0
+    for r in range(tasks):
+        counts = json.loads((work / "shards" / f"{r:05d}.json").read_text())
+        tally.add(Tally.from_json(counts["tally"]))
+        task_shards.append(counts["shards"])
+        slowest = max(slowest, counts["seconds"])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shards = gather_shards(task_shards, work / "shards", out, cfg, tally.kept)
+    seconds = slowest + time.time() - started  # the slowest write task, then this one
+    finish_stats(cfg, prep, tally, shards, out, seconds, time.time() - started, progress=False)
 
 
 def process_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
@@ -368,21 +418,26 @@ def cluster_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
     return [functools.partial(cluster_task, config=to_dict(config), work_dir=str(work_dir))]
 
 
+def write_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
+    return [functools.partial(write_task, config=to_dict(config), work_dir=str(work_dir))]
+
+
 def finish_pipeline(config: CorpusConfig, work_dir: str | Path, out: str | Path) -> list:
     return [functools.partial(finish_task, config=to_dict(config), work_dir=str(work_dir), out=str(out))]
 
 
 def stages(config: CorpusConfig, work_dir: str | Path, out: str | Path, tasks: int) -> list[tuple[str, list, int]]:
-    """(name, pipeline, task count) of the four stages, in order."""
+    """(name, pipeline, task count) of the five stages, in order."""
     return [("process", process_pipeline(config, work_dir), tasks),
             ("buckets", buckets_pipeline(config, work_dir), tasks),
             ("cluster", cluster_pipeline(config, work_dir), 1),
+            ("write", write_pipeline(config, work_dir), tasks),
             ("finish", finish_pipeline(config, work_dir, out), 1)]
 
 
 def build_corpus_datatrove(config: CorpusConfig, out: str | Path, tasks: int = 4, workers: int = 2,
                            work_dir: str | Path | None = None) -> dict:
-    """The four stages on datatrove's LocalPipelineExecutor (`tasks` tasks, `workers` at a time).
+    """The five stages on datatrove's LocalPipelineExecutor (`tasks` tasks, `workers` at a time).
 
     Call it under `if __name__ == "__main__":` in a script: datatrove starts its pool with forkserver.
     A source that raises is counted (worker_error) as in the local build; a task that raises fails its

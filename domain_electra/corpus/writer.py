@@ -66,9 +66,9 @@ class ShardWriter:
             self.writer = None
         self.in_shard = 0
 
-    def close(self) -> dict:
+    def close(self, empty_shard: bool = True) -> dict:
         self._flush()
-        if not self.shards:
+        if not self.shards and empty_shard:
             self._open()  # an empty split still gets one (empty) shard, so readers find the split
         self._close_shard()
         return {"documents": self.docs, "bytes": self.bytes, "shards": list(self.shards)}
