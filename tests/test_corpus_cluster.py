@@ -94,6 +94,10 @@ def test_parts_are_plain_data_and_a_planted_pickle_is_never_loaded(tmp_path):
             (cluster_task(None, 0, 1, config=config, work_dir=str(work)) if name.startswith("collisions") else
              write_task(None, 0, 2, config=config, work_dir=str(work)))
         assert not marker.exists()
+    (work / "shards" / "00001.json").unlink()  # a write task that left no counts: finish refuses, writes nothing
+    with pytest.raises(UserError, match=r"stage 'write' is incomplete: tasks \[1\] of 2 left no counts"):
+        finish_task(None, 0, 1, config=config, work_dir=str(work), out=str(tmp_path / "out5"))
+    assert not (tmp_path / "out5").exists()
     (parts / "00001.jsonl").unlink()  # a task whose part is missing: its sources would vanish silently
     with pytest.raises(UserError, match=r"incomplete: tasks \[1\] of 2 missing"):
         later_stages("out3")
