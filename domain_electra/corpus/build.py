@@ -6,7 +6,7 @@ from contextlib import closing
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,10 +16,10 @@ from datasketch import LeanMinHash, MinHashLSH
 from ..errors import UserError
 from . import steps as S
 from .decontaminate import NgramIndex, collect_test_texts
-from .pipeline import FAILED_SOURCE_REASONS, Plan, build_steps, run_pool
+from .pipeline import FAILED_SOURCE_REASONS, SAMPLE_CHARS, Plan, build_steps, run_pool
 from .readers import ReadOptions, Skipped, Source, iter_sources
 from .stats import print_summary, progress_bar, write_summary
-from .writer import ShardWriter, is_validation
+from .writer import ShardWriter, is_validation, settle_splits
 
 
 @dataclass(frozen=True)
@@ -307,31 +307,30 @@ class Tally:
             self.samples.append(sample)
 
     def add(self, other: "Tally") -> None:
-        for name in ("totals", "skipped", "dropped", "edits", "languages"):
+        for name in _COUNTERS:
             getattr(self, name).update(getattr(other, name))
         for sample in other.samples:
             self.sample(sample)
         self.kept += other.kept
         self.stopped_early |= other.stopped_early
 
-    def to_json(self) -> dict:
-        return {name: list(getattr(self, name).items()) if isinstance(getattr(self, name), Counter)
-                else getattr(self, name) for name in self.__dataclass_fields__}
+    def to_json(self) -> dict:  # counters as [key, count] pairs: JSON keeps their order
+        return {f.name: list(getattr(self, f.name).items()) if f.name in _COUNTERS else getattr(self, f.name)
+                for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict) -> "Tally":
-        return cls(**{name: Counter(dict(value)) if name in ("totals", "skipped", "dropped", "edits", "languages")
-                      else value for name, value in data.items()})
+        return cls(**{name: Counter(dict(value)) if name in _COUNTERS else value for name, value in data.items()})
+
+
+_COUNTERS = ("totals", "skipped", "dropped", "edits", "languages")
 
 
 def write_rows(config: CorpusConfig, domain_name: str, batches: Iterator[dict], out: Path, dedup: Any,
-               tally: Tally, hold_last: bool = True, on_batch: Any = None) -> dict:
+               tally: Tally, on_batch: Any = None) -> dict:
     """The documents that pass `dedup` -> train/validation shards in `out`; the counts go to `tally`.
-
-    hold_last: one train row is held back, so that a tiny corpus whose hashes all fell in train still
-    gets a validation document (a cluster task cannot know that: `finish_stats` moves the row itself)."""
+    An empty split gets no shard here: `writer.settle_splits` applies the whole-build rules after."""
     writers = {split: ShardWriter(out, split, config.shard_docs) for split in ("train", "validation")}
-    pending: dict | None = None
     with closing(batches):  # closing: an early stop terminates the worker processes at once
         for batch in batches:
             tally.totals.update({key: batch[key] for key in ("docs_in", "bytes_in", "sources_done", "sources_failed")})
@@ -345,19 +344,13 @@ def write_rows(config: CorpusConfig, domain_name: str, batches: Iterator[dict], 
                 if reason:
                     tally.dropped[reason] += 1
                     tally.sample({"kind": "document", "reason": reason, "source": record["source"],
-                                  "text": record["text"][:300], "detail": ""})
+                                  "text": record["text"][:SAMPLE_CHARS], "detail": ""})
                     continue
                 row = {k: record[k] for k in ("text", "source", "language", "hash")} | {"domain": domain_name}
                 tally.languages[row["language"]] += 1
                 tally.kept += 1
-                if is_validation(row["hash"], config.seed, config.val_fraction):
-                    writers["validation"].write(row)
-                elif hold_last:
-                    if pending is not None:
-                        writers["train"].write(pending)
-                    pending = row
-                else:
-                    writers["train"].write(row)
+                split = "validation" if is_validation(row["hash"], config.seed, config.val_fraction) else "train"
+                writers[split].write(row)
                 if config.max_docs and tally.kept >= config.max_docs:
                     tally.stopped_early = True
                     break
@@ -365,10 +358,7 @@ def write_rows(config: CorpusConfig, domain_name: str, batches: Iterator[dict], 
                 on_batch(batch)
             if tally.stopped_early:
                 break
-    if pending is not None:
-        empty_val = writers["validation"].docs == 0 and config.val_fraction > 0 and tally.kept > 1
-        writers["validation" if empty_val else "train"].write(pending)
-    return {split: w.close(empty_shard=hold_last) for split, w in writers.items()}
+    return {split: w.close(empty_shard=False) for split, w in writers.items()}
 
 
 def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: Path, progress: bool = True,
@@ -397,6 +387,7 @@ def finish(config: CorpusConfig, prep: Prepared, batches: Iterator[dict], out: P
                 bar.update(task, total=bar.tasks[task].completed)
 
         shards = write_rows(config, prep.domain.name, batches, out, dedup, tally, on_batch=advance)
+    shards = settle_splits(shards, out, config.shard_docs, config.val_fraction, tally.kept)
     return finish_stats(config, prep, tally, shards, out, time.time() - prep.started, t_setup, progress)
 
 

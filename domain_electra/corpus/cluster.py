@@ -369,8 +369,7 @@ def write_task(data, rank: int, world_size: int, config: dict, work_dir: str) ->
     tally, started = Tally(), time.time()
     shards = {split: {"documents": 0, "bytes": 0, "shards": []} for split in ("train", "validation")}
     if rank == 0 or not cfg.max_docs:
-        shards = write_rows(cfg, get_domain(cfg.domain).name, _read_parts(mine, verdicts), folder, verdicts, tally,
-                            hold_last=False)
+        shards = write_rows(cfg, get_domain(cfg.domain).name, _read_parts(mine, verdicts), folder, verdicts, tally)
     counts = {"rank": rank, "tally": tally.to_json(), "shards": shards, "seconds": time.time() - started}
     tmp = work / "shards" / f"{rank:05d}.json.tmp"
     tmp.write_text(json.dumps(counts, ensure_ascii=True))
@@ -402,8 +401,8 @@ def finish_task(data, rank: int, world_size: int, config: dict, work_dir: str, o
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shards = gather_shards(task_shards, work / "shards", out, cfg, tally.kept)
-    seconds = slowest + time.time() - started  # the slowest write task, then this one
-    finish_stats(cfg, prep, tally, shards, out, seconds, time.time() - started, progress=False)
+    merge_s = time.time() - started  # the build's time: the slowest write task, then this one
+    finish_stats(cfg, prep, tally, shards, out, slowest + merge_s, merge_s, progress=False)
 
 
 def process_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:

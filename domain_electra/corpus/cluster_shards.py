@@ -2,9 +2,8 @@
 
 A write task shards its part alone, so a shard never spans two tasks: the documents and their order are
 the local build's, while the shard boundaries fall at task ends too (at most tasks - 1 more shards).
-The one global rule a task cannot apply is the local build's held-back row (a tiny corpus whose content
-hashes all fell in train still gets one validation document): `gather_shards` applies it here, moving
-the last train row into validation, as `build.write_rows` does with `hold_last`.
+The whole-build rules (the held-back validation row, an empty split's empty shard) then run here as in
+the local build, through `writer.settle_splits`.
 
 A rerun after a crash skips the shards already moved. The held-back row is not atomic: a crash between
 writing its validation shard and cutting it from the last train shard leaves it in both (rerun the write
@@ -15,10 +14,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from ..errors import UserError
-from .writer import SCHEMA, SPLITS, ShardWriter
+from .writer import SPLITS, settle_splits
 
 
 def gather_shards(task_shards: list[dict], root: Path, out: Path, config, kept: int) -> dict:
@@ -31,12 +28,7 @@ def gather_shards(task_shards: list[dict], root: Path, out: Path, config, kept: 
                 names.append(_move(root / f"{rank:05d}" / name, out / f"{split}-{len(names):05d}.parquet"))
         merged[split] = {"documents": sum(s[split]["documents"] for s in task_shards),
                          "bytes": sum(s[split]["bytes"] for s in task_shards), "shards": names}
-    if merged["validation"]["documents"] == 0 and config.val_fraction > 0 and kept > 1:
-        _last_train_row_to_validation(merged, out, config.shard_docs)
-    for split in SPLITS:
-        if not merged[split]["shards"]:  # an empty split still gets one (empty) shard, as in the local build
-            merged[split] |= ShardWriter(out, split, config.shard_docs).close()
-    return merged
+    return settle_splits(merged, out, config.shard_docs, config.val_fraction, kept)
 
 
 def _move(source: Path, target: Path) -> str:
@@ -45,23 +37,3 @@ def _move(source: Path, target: Path) -> str:
     elif not target.is_file():
         raise UserError(f"shard {source} of stage 'write' is missing: rerun stage 'write'")
     return target.name
-
-
-def _last_train_row_to_validation(merged: dict, out: Path, shard_docs: int) -> None:
-    train, validation = merged["train"], merged["validation"]
-    last = out / train["shards"][-1]
-    table = pq.read_table(last, schema=SCHEMA)
-    row = table.slice(table.num_rows - 1).to_pylist()[0]
-    if not (out / "validation-00000.parquet").is_file():  # not yet done by an earlier, interrupted run
-        writer = ShardWriter(out, "validation", shard_docs)
-        writer.write(row)
-        writer.close()
-        if table.num_rows > 1:
-            pq.write_table(table.slice(0, table.num_rows - 1), last, compression="zstd")
-        else:
-            last.unlink()
-    if not last.is_file():
-        train["shards"].pop()
-    size = len(row["text"].encode("utf-8"))
-    train["documents"], train["bytes"] = train["documents"] - 1, train["bytes"] - size
-    validation.update(documents=1, bytes=size, shards=["validation-00000.parquet"])

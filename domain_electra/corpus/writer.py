@@ -74,6 +74,35 @@ class ShardWriter:
         return {"documents": self.docs, "bytes": self.bytes, "shards": list(self.shards)}
 
 
+def settle_splits(shards: dict, out: Path, shard_docs: int, val_fraction: float, kept: int) -> dict:
+    """The two rules that need the whole build, applied to `shards` ({split: ShardWriter.close()} of the
+    whole output): a corpus whose content hashes all fell in train still gets one validation document
+    (its last train row is moved there: one shard rewritten, a rare case), and an empty split gets one
+    empty shard, so readers find it. Returns `shards`, updated."""
+    train, validation = shards["train"], shards["validation"]
+    if validation["documents"] == 0 and val_fraction > 0 and kept > 1 and train["shards"]:
+        last = Path(out) / train["shards"][-1]
+        table = pq.read_table(last, schema=SCHEMA)
+        row = table.slice(table.num_rows - 1).to_pylist()[0]
+        if not (Path(out) / "validation-00000.parquet").is_file():  # not yet done by an interrupted rerun
+            writer = ShardWriter(out, "validation", shard_docs)
+            writer.write(row)
+            writer.close()
+            if table.num_rows > 1:
+                pq.write_table(table.slice(0, table.num_rows - 1), last, compression="zstd")
+            else:
+                last.unlink()
+        if not last.is_file():
+            train["shards"].pop()
+        size = len(row["text"].encode("utf-8"))
+        train["documents"], train["bytes"] = train["documents"] - 1, train["bytes"] - size
+        validation.update(documents=1, bytes=size, shards=["validation-00000.parquet"])
+    for split in SPLITS:
+        if not shards[split]["shards"]:
+            shards[split] |= ShardWriter(out, split, shard_docs).close()
+    return shards
+
+
 def shard_paths(corpus_dir: str | Path, split: str) -> list[Path]:
     return sorted(Path(corpus_dir).glob(f"{split}-[0-9][0-9][0-9][0-9][0-9].parquet"))
 
