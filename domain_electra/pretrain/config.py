@@ -82,6 +82,12 @@ class PretrainConfig:
     """Longest unit (word or span) masked as one piece; longer ones are cut into pieces of this size."""
     rtd_weight: float = 50.0
     """lambda in loss = MLM + lambda * RTD (ELECTRA: 50)."""
+    anchor_weight: float = 0.0
+    """Weight of the anchor loss: 1 - cosine between the mean-pooled last hidden states of the model being
+    trained (the discriminator; for objective mlm the full-size model) and of a frozen copy of the starting
+    checkpoint, on the same input. Keeps a sentence-embedding start (MiniLM, E5) near the pooled geometry its
+    retrieval rests on while the token states adapt; costs one no-grad forward of the copy per step.
+    0: off. Needs a pretrained init. Measured in benchmarks/RESULTS.md ("Anchoring the pooled embedding")."""
 
     # --- optimisation ---------------------------------------------------------------------------------
     batch_size: int = 32
@@ -175,6 +181,11 @@ class PretrainConfig:
         if self.objective == "mlm" and (self.init_generator or self.generator_warmup_steps):
             raise UserError("objective mlm trains the full-size model alone: init_generator and "
                             "generator_warmup_steps do not apply (leave them unset)")
+        if self.anchor_weight < 0:
+            raise UserError(f"anchor_weight must be 0 (off) or positive (got {self.anchor_weight})")
+        if self.anchor_weight > 0 and self.init.startswith("scratch:"):
+            raise UserError(f"anchor_weight keeps a pretrained start's embeddings, but init is {self.init}; "
+                            "set init to a checkpoint folder or hub id, or anchor_weight to 0")
         if not 0.0 <= self.replay_ratio < 1.0:
             raise UserError(f"replay_ratio must be in [0, 1) (got {self.replay_ratio})")
         if self.replay_ratio > 0 and not self.replay_tokens:

@@ -27,7 +27,7 @@ from .config import PretrainConfig, math_fields
 from .data import BatchSource, batch_spec, to_device
 from .distributed import World, close_world, init_world
 from .export import export
-from .objective import Corruption, ElectraObjective, MLMObjective, evaluate
+from .objective import Corruption, ElectraObjective, FrozenAnchor, MLMObjective, evaluate
 from .step import autocast_for, build_optimizer, lr_factor, make_train_step
 
 
@@ -73,13 +73,20 @@ def _objective(config: PretrainConfig, meta: dict, seq_len: int):
     if config.objective == "mlm":
         model, discriminator, facts = load_mlm(config.init, vocab, pad, dropout=config.dropout, seed=config.seed,
                                                max_positions=max(512, seq_len))
-        return MLMObjective(model, discriminator, mask_id, corruption), facts
+        return MLMObjective(model, discriminator, mask_id, corruption, _anchor(config, discriminator)), facts
     generator, discriminator, facts = load_pair(
         config.init, vocab, pad, init_generator=config.init_generator, generator_init=config.generator_init,
         generator_layers=config.generator_layers, generator_fraction=config.generator_fraction,
         generator_depth_fraction=config.generator_depth_fraction, embedding_sharing=config.embedding_sharing,
         dropout=config.dropout, seed=config.seed, max_positions=max(512, seq_len))
-    return ElectraObjective(generator, discriminator, mask_id, config.rtd_weight, corruption), facts
+    return ElectraObjective(generator, discriminator, mask_id, config.rtd_weight, corruption,
+                            _anchor(config, discriminator)), facts
+
+
+def _anchor(config: PretrainConfig, discriminator) -> FrozenAnchor | None:
+    """The frozen starting encoder for anchor_weight > 0, copied before any training step (a resumed run
+    rebuilds it from `init` too, so it always holds the starting weights)."""
+    return FrozenAnchor(discriminator.electra, config.anchor_weight) if config.anchor_weight > 0 else None
 
 
 def _budget_steps(config: PretrainConfig, tokens_per_step: int) -> int | None:
@@ -138,13 +145,16 @@ class _Window:
         values = torch.stack([torch.as_tensor(self.sums[k], dtype=torch.float64).cpu() for k in keys])
         if world.size > 1:
             values = world.sum(values)
-            values[[keys.index(k) for k in ("loss", "gen_loss", "disc_loss", "grad_norm", "skipped")]] /= world.size
+            means = [k for k in ("loss", "gen_loss", "disc_loss", "anchor_loss", "grad_norm", "skipped") if k in keys]
+            values[[keys.index(k) for k in means]] /= world.size
         s = dict(zip(keys, values.tolist()))
         n = max(self.steps, 1)
         row = {"loss": s["loss"] / n, "gen_loss": s["gen_loss"] / n, "gen_acc": s["gen_correct"] / max(s["masked"], 1),
                "disc_loss": s["disc_loss"] / n, "disc_acc": s["disc_correct"] / max(s["tokens"], 1),
                "disc_auc": None, "grad_norm": s["grad_norm"] / n, "skipped": int(s["skipped"]),
                "tokens_per_s": self.tokens / max(time.time() - self.t0, 1e-9)}
+        if "anchor_loss" in s:
+            row["anchor_loss"] = s["anchor_loss"] / n
         self.__init__()
         return row
 
@@ -362,7 +372,7 @@ def _train(config: PretrainConfig, tokens_dir: Path, out: Path, progress: bool, 
                       "init_kind": facts.kind, "generator": facts.generator, "tokens_dir": str(tokens_dir),
                       "steps": state["step"], "tokens": state["tokens"], "batch_size": config.batch_size,
                       "stop_reason": reason, "rtd_weight": config.rtd_weight, "objective": config.objective,
-                      "embedding_sharing": config.embedding_sharing}
+                      "embedding_sharing": config.embedding_sharing, "anchor_weight": config.anchor_weight}
         result.update(export(objective, out, facts_card))
     world.barrier()
     return result

@@ -11,7 +11,12 @@ One forward, with static shapes throughout (see masking.py):
    the sample), by inverse CDF with uniform draws that come with the batch;
 4. the discriminator reads the corrupted sequence; a token is "replaced" (label 1) only when it differs
    from the original, so a sample that happens to equal the original is labelled 0, as in ELECTRA;
-5. RTD loss: binary cross-entropy over every real (non-padding) token.
+5. RTD loss: binary cross-entropy over every real (non-padding) token;
+6. optionally (`anchor_weight`), an anchor loss: 1 - cosine between the mean-pooled last hidden states of the
+   model being trained and of a frozen copy of the starting checkpoint, on the same input. Token-level
+   pretraining pulls a sentence-embedding checkpoint (MiniLM, E5) away from the geometry its retrieval rests
+   on; the anchor keeps what the pooled vector says while the token states adapt (feature distillation as in
+   Learning without Forgetting, Li & Hoiem 2016).
 """
 from __future__ import annotations
 
@@ -71,11 +76,27 @@ def _corrupt(batch: dict, mask_id: int, corruption: Corruption, vocab_size: int)
                          batch.get("corrupt_draws"), batch.get("sample_draws"), vocab_size)
 
 
-def mlm_logits(model: nn.Module, ids: torch.Tensor, positions: torch.Tensor, attention) -> torch.Tensor:
-    """An ElectraForMaskedLM's logits at the masked positions only ([rows, slots, vocab], fp32)."""
-    hidden = model.electra(input_ids=ids, attention_mask=attention).last_hidden_state
+def mlm_logits(model: nn.Module, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """An ElectraForMaskedLM's logits from its last hidden states at the masked positions only
+    ([rows, slots, vocab], fp32)."""
     picked = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
     return model.generator_lm_head(model.generator_predictions(picked)).float()
+
+
+def mean_pool(hidden: torch.Tensor, attention: torch.Tensor | None) -> torch.Tensor:
+    """Masked mean of token states [rows, seq, dim] -> [rows, dim] in fp32 (how bench pools retrieval)."""
+    hidden = hidden.float()
+    if attention is None:
+        return hidden.mean(dim=1)
+    weights = attention.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def anchor_loss(frozen: nn.Module, ids: torch.Tensor, hidden: torch.Tensor, attention) -> torch.Tensor:
+    """Mean over sequences of 1 - cos(pooled `hidden`, pooled states of the frozen starting encoder on `ids`)."""
+    with torch.no_grad():
+        reference = mean_pool(frozen(input_ids=ids, attention_mask=attention).last_hidden_state, attention)
+    return (1.0 - F.cosine_similarity(mean_pool(hidden, attention), reference, dim=-1)).mean()
 
 
 def replaced_inputs(input_ids: torch.Tensor, positions: torch.Tensor, weights: torch.Tensor,
@@ -86,27 +107,55 @@ def replaced_inputs(input_ids: torch.Tensor, positions: torch.Tensor, weights: t
     return corrupted, (corrupted != input_ids)
 
 
-def generator_outputs(generator: nn.Module, batch: dict, mask_id: int, corruption: Corruption) -> dict:
-    """The MLM half: corrupted input, logits at the masked slots, targets and weights."""
+def generator_outputs(generator: nn.Module, batch: dict, mask_id: int, corruption: Corruption,
+                      anchor: nn.Module | None = None) -> dict:
+    """The MLM half: corrupted input, logits at the masked slots, targets and weights; with a frozen
+    `anchor` encoder (objective mlm only: the generator is then the full-size model) its anchor loss."""
     ids, positions, weights = batch["input_ids"], batch["mask_positions"], batch["mask_weights"]
     attention = batch.get("attention_mask")  # None for training batches (no padding, see data.py)
     gen_ids, original, to_mask = _corrupt(batch, mask_id, corruption, generator.config.vocab_size)
-    gen_logits = mlm_logits(generator, gen_ids, positions, attention)
-    return {"gen_logits": gen_logits, "original": original, "weights": weights.to(gen_logits.dtype),
-            "to_mask": to_mask, "attention": attention}
+    hidden = generator.electra(input_ids=gen_ids, attention_mask=attention).last_hidden_state
+    gen_logits = mlm_logits(generator, hidden, positions)
+    out = {"gen_logits": gen_logits, "original": original, "weights": weights.to(gen_logits.dtype),
+           "to_mask": to_mask, "attention": attention}
+    if anchor is not None:
+        out["anchor_loss"] = anchor_loss(anchor, gen_ids, hidden, attention)
+    return out
 
 
 def electra_outputs(generator: nn.Module, discriminator: nn.Module, batch: dict, mask_id: int,
-                    corruption: Corruption = ALL_MASK) -> dict:
-    """Everything the losses and metrics need, as tensors (no host synchronisation)."""
+                    corruption: Corruption = ALL_MASK, anchor: nn.Module | None = None) -> dict:
+    """Everything the losses and metrics need, as tensors (no host synchronisation); with a frozen `anchor`
+    encoder, the discriminator's anchor loss too."""
     ids, positions, weights = batch["input_ids"], batch["mask_positions"], batch["mask_weights"]
     out = generator_outputs(generator, batch, mask_id, corruption)
     gen_logits, original, attention = out["gen_logits"], out["original"], out["attention"]
     with torch.no_grad():
         sampled = sample_tokens(gen_logits.detach(), batch["sample_draws"])
     disc_ids, labels = replaced_inputs(ids, positions, weights, original, sampled)
-    disc_logits = discriminator(input_ids=disc_ids, attention_mask=attention).logits.float()
-    return {**out, "disc_logits": disc_logits, "labels": labels}
+    hidden = discriminator.electra(input_ids=disc_ids, attention_mask=attention).last_hidden_state
+    out.update({"disc_logits": discriminator.discriminator_predictions(hidden).float(), "labels": labels})
+    if anchor is not None:
+        out["anchor_loss"] = anchor_loss(anchor, disc_ids, hidden, attention)
+    return out
+
+
+def with_anchor(losses: dict, out: dict, weight: float) -> dict:
+    """`losses` with weight x the anchor loss added to the loss (and reported) when `out` has one."""
+    if "anchor_loss" not in out:
+        return losses
+    return {**losses, "loss": losses["loss"] + weight * out["anchor_loss"], "anchor_loss": out["anchor_loss"]}
+
+
+class FrozenAnchor:
+    """A frozen, eval-mode copy of the starting encoder (`ElectraModel`), held outside the module tree so that
+    it is in no state_dict, checkpoint, export, optimizer or DDP bucket; `.to()` moves it with its owner."""
+
+    def __init__(self, encoder: nn.Module, weight: float):
+        import copy
+
+        self.encoder = copy.deepcopy(encoder).eval().requires_grad_(False)
+        self.weight = float(weight)
 
 
 def mlm_losses(out: dict) -> dict:
@@ -147,17 +196,24 @@ class ElectraObjective(nn.Module):
     (a generator warm-up) the forward trains the generator alone and skips the discriminator."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, mask_id: int, rtd_weight: float,
-                 corruption: Corruption = ELECTRA):
+                 corruption: Corruption = ELECTRA, anchor: FrozenAnchor | None = None):
         super().__init__()
         self.generator, self.discriminator = generator, discriminator
         self.mask_id, self.rtd_weight, self.corruption = int(mask_id), float(rtd_weight), corruption
         self.joint = True
+        self.anchor = anchor
+
+    def _apply(self, fn, recurse=True):  # .to()/.cuda()/.float() move the unregistered anchor too
+        if getattr(self, "anchor", None) is not None:
+            self.anchor.encoder._apply(fn, recurse)
+        return super()._apply(fn, recurse)
 
     def outputs(self, batch: dict) -> dict:
-        return electra_outputs(self.generator, self.discriminator, batch, self.mask_id, self.corruption)
+        return electra_outputs(self.generator, self.discriminator, batch, self.mask_id, self.corruption,
+                               self.anchor.encoder if self.anchor else None)
 
     def losses(self, out: dict) -> dict:
-        return electra_losses(out, self.rtd_weight)
+        return with_anchor(electra_losses(out, self.rtd_weight), out, self.anchor.weight if self.anchor else 0.0)
 
     def forward(self, **batch) -> dict:
         if not self.joint:
@@ -171,16 +227,21 @@ class MLMObjective(nn.Module):
     IS the discriminator's (one module), so the usual checkpoint and export code store and write it; the
     discriminator's RTD head is never trained (and not used by fine-tuning)."""
 
-    def __init__(self, model: nn.Module, discriminator: nn.Module, mask_id: int, corruption: Corruption = BERT):
+    def __init__(self, model: nn.Module, discriminator: nn.Module, mask_id: int, corruption: Corruption = BERT,
+                 anchor: FrozenAnchor | None = None):
         super().__init__()
         self.generator, self.discriminator = model, discriminator
         self.mask_id, self.rtd_weight, self.corruption = int(mask_id), 0.0, corruption
+        self.anchor = anchor
+
+    _apply = ElectraObjective._apply
 
     def outputs(self, batch: dict) -> dict:
-        return generator_outputs(self.generator, batch, self.mask_id, self.corruption)
+        return generator_outputs(self.generator, batch, self.mask_id, self.corruption,
+                                 self.anchor.encoder if self.anchor else None)
 
     def losses(self, out: dict) -> dict:
-        return _no_discriminator(mlm_losses(out))
+        return with_anchor(_no_discriminator(mlm_losses(out)), out, self.anchor.weight if self.anchor else 0.0)
 
     def forward(self, **batch) -> dict:
         return self.losses(self.outputs(batch))
@@ -213,12 +274,14 @@ def evaluate(objective: nn.Module, batches, autocast) -> dict:
     was_training = objective.training
     objective.eval()
     keys = ("gen_correct", "masked", "gen_correct_mask", "masked_mask", "disc_correct", "tokens", "replaced")
-    sums = {"gen": 0.0, "disc": 0.0, **{k: 0.0 for k in keys}}
+    sums = {"gen": 0.0, "disc": 0.0, "anchor": 0.0, "batches": 0, **{k: 0.0 for k in keys}}
     scores, labels = [], []
     for batch in batches:
         with autocast():
             out = objective.outputs(batch)
         losses = objective.losses(out)
+        sums["anchor"] += float(losses.get("anchor_loss", 0.0))
+        sums["batches"] += 1
         sums["gen"] += float(losses["gen_loss"]) * float(losses["masked"])
         sums["disc"] += float(losses["disc_loss"]) * float(losses["tokens"])
         for key in keys:
@@ -234,6 +297,8 @@ def evaluate(objective: nn.Module, batches, autocast) -> dict:
     result = {"loss": gen_loss, "gen_loss": gen_loss, "gen_acc": sums["gen_correct"] / sums["masked"],
               "gen_acc_mask": sums["gen_correct_mask"] / max(sums["masked_mask"], 1.0),
               "disc_loss": None, "disc_acc": None, "disc_auc": None, "replaced_rate": None}
+    if getattr(objective, "anchor", None) is not None:  # how far the pooled embeddings moved (not in "loss")
+        result["anchor_loss"] = sums["anchor"] / sums["batches"]
     if scores:
         disc_loss = sums["disc"] / sums["tokens"]
         result.update({"loss": gen_loss + objective.rtd_weight * disc_loss, "disc_loss": disc_loss,

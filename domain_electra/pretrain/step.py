@@ -86,8 +86,9 @@ def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, config: 
         elif not bool(bad):  # non-fused (CPU): a host check costs nothing here
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        for key in ("loss", "gen_loss", "disc_loss"):
-            totals[key] = totals[key] / accum
+        for key in ("loss", "gen_loss", "disc_loss", "anchor_loss"):
+            if key in totals:
+                totals[key] = totals[key] / accum
         totals["grad_norm"], totals["skipped"] = norm.detach(), bad.float()
         return totals
 
