@@ -435,6 +435,7 @@ def test_slurm_examples_in_readme_and_docstring_name_real_pipelines(monkeypatch)
             self.ran = True
 
     monkeypatch.setattr(datatrove.executor, "SlurmPipelineExecutor", FakeSlurm)
+    monkeypatch.setattr(cluster, "piece_table", lambda config: {})  # the examples' /data folders are not here
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     blocks = _python_blocks(readme) + _python_blocks(cluster.__doc__)
     assert len(blocks) == 2
@@ -446,3 +447,70 @@ def test_slurm_examples_in_readme_and_docstring_name_real_pipelines(monkeypatch)
         tasks = [ex.kwargs["tasks"] for ex in made]
         assert tasks[0] == tasks[1] == tasks[3] and tasks[2] == tasks[4] == 1
         assert [ex.kwargs.get("depends") for ex in made] == [None, *made[:-1]] and getattr(made[-1], "ran", False)
+
+
+# ----------------------------------------------------------------------------- large JSONL files as pieces
+def _one_big_jsonl(root) -> CorpusConfig:
+    """One JSONL file of real licence paragraphs, each three times (exact duplicates across pieces)."""
+    from pathlib import Path
+
+    licences = Path("/usr/share/common-licenses")
+    if not licences.is_dir():
+        pytest.skip("needs Debian's /usr/share/common-licenses")
+    paragraphs = [p.strip() for f in sorted(licences.iterdir()) if f.is_file()
+                  for p in f.read_text(errors="ignore").split("\n\n") if len(p.strip()) > 300][:300]
+    path = root / "export.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for _ in range(3) for t in paragraphs))
+    return CorpusConfig(domain="legal", sources=[str(path)], decontaminate=False)
+
+
+def test_one_large_jsonl_file_spreads_over_the_tasks_and_keeps_the_local_documents(tmp_path, monkeypatch):
+    from domain_electra.corpus import cluster, readers
+
+    monkeypatch.setattr(readers.split_source, "__defaults__", (60_000,))
+    config = _one_big_jsonl(tmp_path)
+    table = cluster.piece_table(config)
+    assert len(table) == 1 and len(next(iter(table.values()))[1]) > 6
+    local = build_corpus(config, tmp_path / "local", progress=False)
+    stats = build_corpus_datatrove(config, tmp_path / "dt", tasks=3, workers=1)
+    parts = sorted((tmp_path / "dt" / "_datatrove" / "parts").glob("*.jsonl"))
+    records = [sum(len(json.loads(line)["records"]) for line in open(p).readlines()[1:]) for p in parts]
+    assert len(records) == 3 and min(records) > 100, records  # every task read pieces of the one file
+    assert stats["documents"] == local["documents"] and stats["inputs"] == local["inputs"]
+    assert stats["inputs"]["sources_read"] == 1
+    rows = {name: [(r["source"], r["text"]) for split in ("train", "validation")
+                   for r in read_shards(tmp_path / name, split, ("source", "text"))] for name in ("local", "dt")}
+    assert rows["dt"] == rows["local"]  # the same documents, "file:LINE" sources and order
+
+
+def test_a_file_whose_pieces_fail_in_several_tasks_is_one_failed_source(tmp_path, monkeypatch):
+    """Fault injection: every piece raises in its reader, the pieces lying in both tasks."""
+    from domain_electra.corpus import readers
+
+    monkeypatch.setattr(readers.split_source, "__defaults__", (60_000,))
+    config = _one_big_jsonl(tmp_path)
+    good = tmp_path / "good.txt"
+    good.write_text("A plain paragraph of ordinary English text about a court ruling on contracts. " * 10)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted reader fault")
+        yield
+
+    monkeypatch.setattr(readers, "read_jsonl", broken)
+    config = CorpusConfig(domain="legal", sources=[*config.sources, str(good)], decontaminate=False,
+                          max_failed_share=1.0)
+    stats = build_corpus_datatrove(config, tmp_path / "dt", tasks=2, workers=1)  # in this process: patched
+    assert stats["failures"]["failed"] == 1 and stats["inputs"]["sources_read"] == 2, stats["failures"]
+    assert stats["failures"]["reasons"]["unreadable"] > 6  # each piece reported its error
+
+
+def test_a_file_changed_since_the_pipelines_were_built_is_refused(tmp_path):
+    from domain_electra.corpus.cluster import with_pieces
+    from domain_electra.corpus.readers import Source
+    from domain_electra.errors import UserError
+
+    table = {"/x.jsonl": [100, [[0, 60, 1], [60, 100, 7]]]}
+    pieces = with_pieces([Source("file", "/x.jsonl", 100)], table)
+    assert [(p.size, p.piece.first_line, p.piece.last) for p in pieces] == [(60, 1, False), (40, 7, True)]
+    with pytest.raises(UserError, match=r"/x.jsonl is 120 bytes, not the 100 .* rerun stage 'process'"):
+        with_pieces([Source("file", "/x.jsonl", 120)], table)

@@ -5,7 +5,8 @@ The scratch folder holds plain data only, JSON lines and numpy .npy files loaded
 allow_pickle=False: it is shared, and a pickle planted there would run code in a later job.
 
 1. `process` (N tasks): task `rank` reads a contiguous run of the sources (balanced by bytes, so reading
-   the tasks in rank order is the local build's order) and runs the very same per-document work
+   the tasks in rank order is the local build's order; a large JSONL file counts as its ~16 MB pieces,
+   as in the local build, so one 100 GB export spreads over every task) and runs the very same per-document work
    (readers, generic and domain cleaners, decontamination, content hash, MinHash signature). It writes
    its batches to `parts/{rank:05d}.jsonl` and, from each record's raw-text hash, content hash and LSH
    band keys (the toolkit's own signatures and bands), the key rows every stage-2 task owns:
@@ -77,8 +78,8 @@ from . import steps as S
 from ..registry import get_domain
 from .build import CorpusConfig, Tally, bloom_backend, finish_stats, lsh_bands, prepare, write_rows
 from .cluster_shards import gather_shards
-from .pipeline import SAMPLE_CHARS, Processor
-from .readers import Source
+from .pipeline import SAMPLE_CHARS, Processor, one_failure_per_file, reading_units
+from .readers import Piece, Source
 
 
 def _config(data: dict) -> CorpusConfig:
@@ -94,6 +95,36 @@ def sub_buckets(sources: Sequence[Source], world_size: int) -> int:
     """Sub-buckets per stage-2 task, from the input size (every stage-1 task computes the same number)."""
     total = sum(src.size for src in sources)
     return max(1, -(-total // (world_size * SUB_BUCKET_BYTES)))
+
+
+def piece_table(config: CorpusConfig) -> dict[str, list]:
+    """{path: [size, [[start, end, first_line], ...]]} for each source file read as pieces (a large JSONL
+    file: readers.split_source). Computed once where the pipelines are built, with the one newline pass
+    the local build makes, so that N process tasks do not each read every large file to find the cuts."""
+    prep = prepare(config, with_index=False)
+    cuts: dict[str, list] = {}
+    for unit in reading_units(prep.sources, config.join_rows):
+        if unit.piece is not None:
+            cuts.setdefault(unit.path, []).append([unit.piece.start, unit.piece.end, unit.piece.first_line])
+    table = {path: [pieces[-1][1], pieces] for path, pieces in cuts.items()}  # size: where the last piece ends
+    return table
+
+
+def with_pieces(sources: Sequence[Source], table: dict[str, list]) -> list[Source]:
+    """`sources` with each file of `table` replaced by its pieces (refused when the file has changed)."""
+    out = []
+    for src in sources:
+        entry = table.get(src.path) if src.kind == "file" and src.piece is None else None
+        if entry is None:
+            out.append(src)
+            continue
+        size, cuts = entry
+        if size != src.size:
+            raise UserError(f"{src.path} is {src.size} bytes, not the {size} it had when the pipelines were built; "
+                            "build the pipelines again (process_pipeline) and rerun stage 'process'")
+        out += [Source(src.kind, src.path, end - start, src.meta, Piece(start, end, line, k == len(cuts) - 1))
+                for k, (start, end, line) in enumerate(cuts)]
+    return out
 
 
 def task_sources(sources: Sequence[Source], rank: int, world_size: int) -> list[Source]:
@@ -140,10 +171,13 @@ def _encode_batch(batch: dict) -> str:
     return json.dumps(batch)  # ASCII: lone surrogates in text survive as escapes
 
 
-def process_task(data, rank: int, world_size: int, config: dict, work_dir: str) -> None:
-    """Stage 1, one task: its sources -> parts/{rank}.jsonl (a header line, then batches) + key rows."""
+def process_task(data, rank: int, world_size: int, config: dict, work_dir: str,
+                 pieces: dict[str, list] | None = None) -> None:
+    """Stage 1, one task: its sources (large JSONL files cut as in `pieces`, see piece_table) ->
+    parts/{rank}.jsonl (a header line, then batches) + key rows."""
     cfg = _config(config)
     prep = prepare(cfg)
+    sources = with_pieces(prep.sources, pieces or {})
     work = Path(work_dir)
     parts = work / "parts"
     parts.mkdir(parents=True, exist_ok=True)
@@ -152,13 +186,13 @@ def process_task(data, rank: int, world_size: int, config: dict, work_dir: str) 
     processor = _PartProcessor(prep.plan)
     bands = lsh_bands(cfg.near_dup_threshold) if cfg.near_dup_threshold > 0 else None
     bloom = bloom_backend()
-    subs = sub_buckets(prep.sources, world_size)
+    subs = sub_buckets(sources, world_size)
     buckets = _BucketWriter(work / "buckets", rank, world_size, subs)
     tmp = parts / f"{rank:05d}.jsonl.tmp"
     with open(tmp, "w", encoding="ascii") as f:
         f.write(json.dumps({"format": PART_FORMAT, "rank": rank, "world_size": world_size,
                             "sub_buckets": subs}) + "\n")
-        for src in task_sources(prep.sources, rank, world_size):
+        for src in task_sources(sources, rank, world_size):
             for batch in processor.safe_process(src):
                 buckets.add(_record_keys(batch["records"], bands, bloom))
                 f.write(_encode_batch(batch) + "\n")
@@ -368,9 +402,18 @@ def write_task(data, rank: int, world_size: int, config: dict, work_dir: str) ->
     mine = paths if cfg.max_docs else [paths[rank]]
     tally, started = Tally(), time.time()
     shards = {split: {"documents": 0, "bytes": 0, "shards": []} for split in ("train", "validation")}
+    failed_paths: list[str] = []  # a file whose pieces failed in several tasks is one failed source (finish)
+
+    def batches() -> Iterator[dict]:
+        for batch in one_failure_per_file(_read_parts(mine, verdicts)):
+            if batch.get("sources_failed"):
+                failed_paths.append(batch["failed_path"])
+            yield batch
+
     if rank == 0 or not cfg.max_docs:
-        shards = write_rows(cfg, get_domain(cfg.domain).name, _read_parts(mine, verdicts), folder, verdicts, tally)
-    counts = {"rank": rank, "tally": tally.to_json(), "shards": shards, "seconds": time.time() - started}
+        shards = write_rows(cfg, get_domain(cfg.domain).name, batches(), folder, verdicts, tally)
+    counts = {"rank": rank, "tally": tally.to_json(), "shards": shards, "seconds": time.time() - started,
+              "failed_paths": failed_paths}
     tmp = work / "shards" / f"{rank:05d}.json.tmp"
     tmp.write_text(json.dumps(counts, ensure_ascii=True))
     tmp.replace(work / "shards" / f"{rank:05d}.json")  # last: a task's counts exist only with all its shards
@@ -393,11 +436,14 @@ def finish_task(data, rank: int, world_size: int, config: dict, work_dir: str, o
     if notes.is_file():
         prep = dataclasses.replace(prep, decontamination=json.loads(notes.read_text()))
     tally, task_shards, slowest = Tally(skipped=Counter(prep.input_skips), samples=list(prep.samples)), [], 0.0
+    failed_in = Counter()  # path -> tasks that counted it failed (its pieces may lie in several tasks)
     for r in range(tasks):
         counts = json.loads((work / "shards" / f"{r:05d}.json").read_text())
         tally.add(Tally.from_json(counts["tally"]))
         task_shards.append(counts["shards"])
         slowest = max(slowest, counts["seconds"])
+        failed_in.update(counts["failed_paths"])
+    tally.totals["sources_failed"] -= sum(n - 1 for n in failed_in.values())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shards = gather_shards(task_shards, work / "shards", out, cfg, tally.kept)
@@ -406,7 +452,9 @@ def finish_task(data, rank: int, world_size: int, config: dict, work_dir: str, o
 
 
 def process_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
-    return [functools.partial(process_task, config=to_dict(config), work_dir=str(work_dir))]
+    """Stage 1's pipeline; finds the large JSONL files' piece cuts now, once (see piece_table)."""
+    return [functools.partial(process_task, config=to_dict(config), work_dir=str(work_dir),
+                              pieces=piece_table(config))]
 
 
 def buckets_pipeline(config: CorpusConfig, work_dir: str | Path) -> list:
