@@ -72,8 +72,10 @@ def test_quickstart_from_a_checkpoint_compares_base_and_adapted(tmp_path):
     assert "tokenizer" not in recipe and "baseline" not in recipe  # the checkpoint's own tokenizer; base = init
     assert recipe["pretrain"]["init"] == "/models/minilm" and recipe["pretrain"]["max_minutes"] == 4.0
     assert recipe["bench"]["models"] == {"base": "/models/minilm"}
+    assert recipe["pretrain"]["anchor_weight"] == 1000.0  # chosen on dev (RESULTS "Anchoring the pooled embedding")
     scratch = quickstart_recipe(tmp_path / "qs2", init="scratch:tiny")
     assert scratch["tokenizer"] and scratch["baseline"] == {"max_steps": 0}
+    assert "anchor_weight" not in scratch["pretrain"]  # nothing to anchor to: refused for a scratch init
 
 
 @pytest.mark.parametrize("low,high,words", [(0.01, 0.05, "helped"), (-0.05, -0.01, "worse"),
