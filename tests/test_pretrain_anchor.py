@@ -71,14 +71,22 @@ def test_anchor_is_zero_at_the_start_and_pulls_on_the_trained_model_only(objecti
     assert all(p.grad is None and not p.requires_grad for p in objective.anchor.encoder.parameters())
 
 
-def test_the_frozen_copy_is_in_no_state_dict_and_moves_with_the_objective():
-    generator, discriminator, _ = load_pair("scratch:micro", 85, 0, dropout=0.0, seed=0)
-    plain = ElectraObjective(generator, discriminator, 4, 50.0)
+@pytest.mark.parametrize("objective", ["rtd", "mlm"])
+def test_the_frozen_copy_is_in_no_state_dict_and_moves_with_the_objective(objective):
+    if objective == "rtd":
+        generator, discriminator, _ = load_pair("scratch:micro", 85, 0, dropout=0.0, seed=0)
+        make = lambda anchor=None: ElectraObjective(generator, discriminator, 4, 50.0, anchor=anchor)  # noqa: E731
+    else:
+        generator, discriminator, _ = load_mlm("scratch:micro", 85, 0, dropout=0.0, seed=0)
+        make = lambda anchor=None: MLMObjective(generator, discriminator, 4, anchor=anchor)  # noqa: E731
+    plain = make()
     keys, count = set(plain.state_dict()), len(list(plain.parameters()))
-    anchored = ElectraObjective(generator, discriminator, 4, 50.0, anchor=FrozenAnchor(discriminator.electra, 1.0))
+    anchored = make(FrozenAnchor(discriminator.electra, 1.0))
     assert set(anchored.state_dict()) == keys and len(list(anchored.parameters())) == count
-    anchored.double()
+    plain.to(torch.float64)  # no anchor: the plain path still works
+    anchored.to(torch.float64)
     assert next(anchored.anchor.encoder.parameters()).dtype == torch.float64
+    assert next(anchored.discriminator.parameters()).dtype == torch.float64
     assert not anchored.anchor.encoder.training  # frozen copy: no dropout, whatever the owner's mode
 
 

@@ -147,6 +147,14 @@ def with_anchor(losses: dict, out: dict, weight: float) -> dict:
     return {**losses, "loss": losses["loss"] + weight * out["anchor_loss"], "anchor_loss": out["anchor_loss"]}
 
 
+def _apply_with_anchor(module: nn.Module, fn, recurse: bool):
+    """nn.Module._apply (what .to()/.cuda()/.float() run) that moves the unregistered anchor too."""
+    anchor = getattr(module, "anchor", None)
+    if anchor is not None:
+        anchor.encoder._apply(fn, recurse)
+    return nn.Module._apply(module, fn, recurse)
+
+
 class FrozenAnchor:
     """A frozen, eval-mode copy of the starting encoder (`ElectraModel`), held outside the module tree so that
     it is in no state_dict, checkpoint, export, optimizer or DDP bucket; `.to()` moves it with its owner."""
@@ -203,10 +211,8 @@ class ElectraObjective(nn.Module):
         self.joint = True
         self.anchor = anchor
 
-    def _apply(self, fn, recurse=True):  # .to()/.cuda()/.float() move the unregistered anchor too
-        if getattr(self, "anchor", None) is not None:
-            self.anchor.encoder._apply(fn, recurse)
-        return super()._apply(fn, recurse)
+    def _apply(self, fn, recurse=True):
+        return _apply_with_anchor(self, fn, recurse)
 
     def outputs(self, batch: dict) -> dict:
         return electra_outputs(self.generator, self.discriminator, batch, self.mask_id, self.corruption,
@@ -234,7 +240,8 @@ class MLMObjective(nn.Module):
         self.mask_id, self.rtd_weight, self.corruption = int(mask_id), 0.0, corruption
         self.anchor = anchor
 
-    _apply = ElectraObjective._apply
+    def _apply(self, fn, recurse=True):
+        return _apply_with_anchor(self, fn, recurse)
 
     def outputs(self, batch: dict) -> dict:
         return generator_outputs(self.generator, batch, self.mask_id, self.corruption,
