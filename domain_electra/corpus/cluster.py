@@ -78,8 +78,8 @@ from . import steps as S
 from ..registry import get_domain
 from .build import CorpusConfig, Tally, bloom_backend, finish_stats, lsh_bands, prepare, write_rows
 from .cluster_shards import gather_shards
-from .pipeline import SAMPLE_CHARS, Processor, one_failure_per_file, reading_units
-from .readers import Piece, Source
+from .pipeline import SAMPLE_CHARS, Processor, reading_units
+from .readers import Source, as_pieces
 
 
 def _config(data: dict) -> CorpusConfig:
@@ -106,8 +106,7 @@ def piece_table(config: CorpusConfig) -> dict[str, list]:
     for unit in reading_units(prep.sources, config.join_rows):
         if unit.piece is not None:
             cuts.setdefault(unit.path, []).append([unit.piece.start, unit.piece.end, unit.piece.first_line])
-    table = {path: [pieces[-1][1], pieces] for path, pieces in cuts.items()}  # size: where the last piece ends
-    return table
+    return {path: [pieces[-1][1], pieces] for path, pieces in cuts.items()}  # size: where the last piece ends
 
 
 def with_pieces(sources: Sequence[Source], table: dict[str, list]) -> list[Source]:
@@ -122,8 +121,7 @@ def with_pieces(sources: Sequence[Source], table: dict[str, list]) -> list[Sourc
         if size != src.size:
             raise UserError(f"{src.path} is {src.size} bytes, not the {size} it had when the pipelines were built; "
                             "build the pipelines again (process_pipeline) and rerun stage 'process'")
-        out += [Source(src.kind, src.path, end - start, src.meta, Piece(start, end, line, k == len(cuts) - 1))
-                for k, (start, end, line) in enumerate(cuts)]
+        out += as_pieces(src, cuts)
     return out
 
 
@@ -402,10 +400,10 @@ def write_task(data, rank: int, world_size: int, config: dict, work_dir: str) ->
     mine = paths if cfg.max_docs else [paths[rank]]
     tally, started = Tally(), time.time()
     shards = {split: {"documents": 0, "bytes": 0, "shards": []} for split in ("train", "validation")}
-    failed_paths: list[str] = []  # a file whose pieces failed in several tasks is one failed source (finish)
+    failed_paths: list[str] = []  # finish counts each failed file once, whichever tasks its pieces were in
 
     def batches() -> Iterator[dict]:
-        for batch in one_failure_per_file(_read_parts(mine, verdicts)):
+        for batch in _read_parts(mine, verdicts):
             if batch.get("sources_failed"):
                 failed_paths.append(batch["failed_path"])
             yield batch
@@ -436,14 +434,14 @@ def finish_task(data, rank: int, world_size: int, config: dict, work_dir: str, o
     if notes.is_file():
         prep = dataclasses.replace(prep, decontamination=json.loads(notes.read_text()))
     tally, task_shards, slowest = Tally(skipped=Counter(prep.input_skips), samples=list(prep.samples)), [], 0.0
-    failed_in = Counter()  # path -> tasks that counted it failed (its pieces may lie in several tasks)
+    failed: set[str] = set()  # a file whose pieces failed (in one task or several) is one failed source
     for r in range(tasks):
         counts = json.loads((work / "shards" / f"{r:05d}.json").read_text())
         tally.add(Tally.from_json(counts["tally"]))
         task_shards.append(counts["shards"])
         slowest = max(slowest, counts["seconds"])
-        failed_in.update(counts["failed_paths"])
-    tally.totals["sources_failed"] -= sum(n - 1 for n in failed_in.values())
+        failed.update(counts["failed_paths"])
+    tally.totals["sources_failed"] = len(failed)  # as the local pool counts (pipeline._one_failure_per_file)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shards = gather_shards(task_shards, work / "shards", out, cfg, tally.kept)

@@ -201,7 +201,7 @@ class Processor:
 
 def _finished(batch: dict, src: Source, failed: bool) -> dict:
     """The last batch of `src`: its bytes done; the file counted as read by its last piece only, and as
-    failed by each failed piece (the pool counts a file once: `one_failure_per_file`)."""
+    failed by each failed piece (the pool counts a file once: `_one_failure_per_file`)."""
     batch["done_bytes"] = src.size
     batch["sources_done"] = int(src.piece is None or src.piece.last)
     batch["sources_failed"] = int(failed)
@@ -218,7 +218,7 @@ def crashed_batch(src: Source, exitcode: int | None) -> dict:
     return _finished(batch, src, True)
 
 
-def one_failure_per_file(batches: Iterator[dict]) -> Iterator[dict]:
+def _one_failure_per_file(batches: Iterator[dict]) -> Iterator[dict]:
     """Batches with a file whose several pieces failed counted as one failed source."""
     failed: set[str] = set()
     with closing(batches):  # an early stop closes the pool too (its finally stops the workers)
@@ -332,7 +332,7 @@ def run_pool(sources: Sequence[Source], plan: Plan, workers: int) -> Iterator[di
     """Batches from all sources, in source order whatever the worker count (workers <= 1: in-process).
     Large JSONL files are read as pieces (readers.split_source), the same pieces for every worker count;
     a file's rows joined into documents (join_rows) are read whole."""
-    return one_failure_per_file(_pool_batches(reading_units(sources, plan.read.join_rows), plan, workers))
+    return _one_failure_per_file(_pool_batches(reading_units(sources, plan.read.join_rows), plan, workers))
 
 
 def reading_units(sources: Sequence[Source], join_rows: bool) -> list[Source]:

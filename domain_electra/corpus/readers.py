@@ -103,8 +103,13 @@ def split_source(src: Source, piece_bytes: int = PIECE_BYTES) -> list[Source]:
         return [src]  # read as one source: the reader reports the error as usual
     cuts = [(start, line) for start, line in cuts if start < pos]
     ends = [start for start, _ in cuts[1:]] + [pos]
-    return [Source(src.kind, src.path, end - start, src.meta, Piece(start, end, line, k == len(cuts) - 1))
-            for k, ((start, line), end) in enumerate(zip(cuts, ends))]
+    return as_pieces(src, [(start, end, line) for (start, line), end in zip(cuts, ends)])
+
+
+def as_pieces(src: Source, spans: list) -> list[Source]:
+    """`src` as the pieces (start, end, first_line) of `spans`, in file order; the last one is marked."""
+    return [Source(src.kind, src.path, end - start, src.meta, Piece(start, end, line, k == len(spans) - 1))
+            for k, (start, end, line) in enumerate(spans)]
 
 
 # ----------------------------------------------------------------------------- enumerating sources
