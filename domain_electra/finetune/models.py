@@ -57,8 +57,9 @@ class Pooler(nn.Module):
         if self.pooling == "cls":
             vec = hidden[:, 0]
         else:  # masked mean: padding must not pull every embedding towards the same point
-            m = mask.unsqueeze(-1).to(hidden.dtype)
-            vec = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+            from ..pretrain.objective import mean_pool  # one definition: pretraining's anchor holds this vector
+
+            vec = mean_pool(hidden, mask)
         return nn.functional.normalize(vec, dim=-1)
 
 

@@ -84,7 +84,8 @@ def mlm_logits(model: nn.Module, hidden: torch.Tensor, positions: torch.Tensor) 
 
 
 def mean_pool(hidden: torch.Tensor, attention: torch.Tensor | None) -> torch.Tensor:
-    """Masked mean of token states [rows, seq, dim] -> [rows, dim] in fp32 (how bench pools retrieval)."""
+    """Masked mean of token states [rows, seq, dim] -> [rows, dim] in fp32; bench's retrieval pooler
+    (finetune.models.Pooler) calls this too, so the anchor holds the very vector retrieval ranks by."""
     hidden = hidden.float()
     if attention is None:
         return hidden.mean(dim=1)
@@ -108,9 +109,9 @@ def replaced_inputs(input_ids: torch.Tensor, positions: torch.Tensor, weights: t
 
 
 def generator_outputs(generator: nn.Module, batch: dict, mask_id: int, corruption: Corruption,
-                      anchor: nn.Module | None = None) -> dict:
-    """The MLM half: corrupted input, logits at the masked slots, targets and weights; with a frozen
-    `anchor` encoder (objective mlm only: the generator is then the full-size model) its anchor loss."""
+                      anchor: "FrozenAnchor | None" = None) -> dict:
+    """The MLM half: corrupted input, logits at the masked slots, targets and weights; with an `anchor`
+    (objective mlm only: the generator is then the full-size model) its anchor loss."""
     ids, positions, weights = batch["input_ids"], batch["mask_positions"], batch["mask_weights"]
     attention = batch.get("attention_mask")  # None for training batches (no padding, see data.py)
     gen_ids, original, to_mask = _corrupt(batch, mask_id, corruption, generator.config.vocab_size)
@@ -119,14 +120,14 @@ def generator_outputs(generator: nn.Module, batch: dict, mask_id: int, corruptio
     out = {"gen_logits": gen_logits, "original": original, "weights": weights.to(gen_logits.dtype),
            "to_mask": to_mask, "attention": attention}
     if anchor is not None:
-        out["anchor_loss"] = anchor_loss(anchor, gen_ids, hidden, attention)
+        out["anchor_loss"] = anchor_loss(anchor.encoder, gen_ids, hidden, attention)
     return out
 
 
 def electra_outputs(generator: nn.Module, discriminator: nn.Module, batch: dict, mask_id: int,
-                    corruption: Corruption = ALL_MASK, anchor: nn.Module | None = None) -> dict:
-    """Everything the losses and metrics need, as tensors (no host synchronisation); with a frozen `anchor`
-    encoder, the discriminator's anchor loss too."""
+                    corruption: Corruption = ALL_MASK, anchor: "FrozenAnchor | None" = None) -> dict:
+    """Everything the losses and metrics need, as tensors (no host synchronisation); with an `anchor`, the
+    discriminator's anchor loss too."""
     ids, positions, weights = batch["input_ids"], batch["mask_positions"], batch["mask_weights"]
     out = generator_outputs(generator, batch, mask_id, corruption)
     gen_logits, original, attention = out["gen_logits"], out["original"], out["attention"]
@@ -136,15 +137,15 @@ def electra_outputs(generator: nn.Module, discriminator: nn.Module, batch: dict,
     hidden = discriminator.electra(input_ids=disc_ids, attention_mask=attention).last_hidden_state
     out.update({"disc_logits": discriminator.discriminator_predictions(hidden).float(), "labels": labels})
     if anchor is not None:
-        out["anchor_loss"] = anchor_loss(anchor, disc_ids, hidden, attention)
+        out["anchor_loss"] = anchor_loss(anchor.encoder, disc_ids, hidden, attention)
     return out
 
 
-def with_anchor(losses: dict, out: dict, weight: float) -> dict:
-    """`losses` with weight x the anchor loss added to the loss (and reported) when `out` has one."""
-    if "anchor_loss" not in out:
+def with_anchor(losses: dict, out: dict, anchor: "FrozenAnchor | None") -> dict:
+    """`losses` with the anchor's weight x its loss added to the loss (and reported) when `out` has one."""
+    if anchor is None or "anchor_loss" not in out:
         return losses
-    return {**losses, "loss": losses["loss"] + weight * out["anchor_loss"], "anchor_loss": out["anchor_loss"]}
+    return {**losses, "loss": losses["loss"] + anchor.weight * out["anchor_loss"], "anchor_loss": out["anchor_loss"]}
 
 
 def _apply_with_anchor(module: nn.Module, fn, recurse: bool):
@@ -215,11 +216,10 @@ class ElectraObjective(nn.Module):
         return _apply_with_anchor(self, fn, recurse)
 
     def outputs(self, batch: dict) -> dict:
-        return electra_outputs(self.generator, self.discriminator, batch, self.mask_id, self.corruption,
-                               self.anchor.encoder if self.anchor else None)
+        return electra_outputs(self.generator, self.discriminator, batch, self.mask_id, self.corruption, self.anchor)
 
     def losses(self, out: dict) -> dict:
-        return with_anchor(electra_losses(out, self.rtd_weight), out, self.anchor.weight if self.anchor else 0.0)
+        return with_anchor(electra_losses(out, self.rtd_weight), out, self.anchor)
 
     def forward(self, **batch) -> dict:
         if not self.joint:
@@ -244,11 +244,10 @@ class MLMObjective(nn.Module):
         return _apply_with_anchor(self, fn, recurse)
 
     def outputs(self, batch: dict) -> dict:
-        return generator_outputs(self.generator, batch, self.mask_id, self.corruption,
-                                 self.anchor.encoder if self.anchor else None)
+        return generator_outputs(self.generator, batch, self.mask_id, self.corruption, self.anchor)
 
     def losses(self, out: dict) -> dict:
-        return with_anchor(_no_discriminator(mlm_losses(out)), out, self.anchor.weight if self.anchor else 0.0)
+        return with_anchor(_no_discriminator(mlm_losses(out)), out, self.anchor)
 
     def forward(self, **batch) -> dict:
         return self.losses(self.outputs(batch))
