@@ -242,4 +242,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from domain_electra.errors import UserError
+
+    try:
+        sys.exit(main())
+    except UserError as exc:  # a user's mistake (a missing data root, a bad override): one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -65,12 +65,18 @@ def _require_folder(path: Path | str, what: str, hint: str) -> Path:
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def check_sources(sources: list[str] | tuple[str, ...]) -> None:
+def check_sources(sources: list[str] | tuple[str, ...], data_dir: str | None = None) -> None:
+    from .corpus.readers import resolve_source
+
     if not sources:
         raise UserError("no corpus source given: pass --source FOLDER (repeatable) or `sources:` in the config")
-    for source in sources:
-        if source.startswith("task:"):
+    for named in sources:
+        if named.startswith("task:"):
             continue  # task-adaptive text: the reader checks the domain and task names, in one line
+        source = resolve_source(named, data_dir)
+        if source != named and not Path(source).exists():
+            raise UserError(f"source {named}: {source} does not exist; set $DOMAIN_ELECTRA_DATA (or the corpus "
+                            "config's data_dir) to the folder that holds the data sets")
         if any(ch in source for ch in "*?[") and glob.glob(source, recursive=True):
             continue
         if _HUB_ID.match(source) and not Path(source).exists() and not Path(source.split("/")[0]).exists():
@@ -84,8 +90,11 @@ def corpus_stage(config: Any, out: Path, force: bool = False, progress: bool = T
     from .registry import get_domain
 
     get_domain(config.domain)  # an unknown domain fails here, before any work
-    check_sources(config.sources)
-    inputs = {f"source{i}": s for i, s in enumerate(config.sources) if Path(s).exists()}
+    from .corpus.readers import resolve_source
+
+    check_sources(config.sources, config.data_dir)
+    resolved = [resolve_source(s, config.data_dir) for s in config.sources]
+    inputs = {f"source{i}": s for i, s in enumerate(resolved) if Path(s).exists()}
 
     def build(folder: Path) -> dict:
         stats = build_corpus(config, folder, progress=progress)  # the full stats live in stats.json

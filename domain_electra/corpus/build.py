@@ -54,7 +54,8 @@ class CorpusConfig:
     decontaminate: drop documents sharing a `decontaminate_ngram`-word n-gram with the test split of any
         eval task of the domain (tasks whose data is missing are skipped and noted in stats.json).
     decontaminate_ngram: the n-gram length for decontamination (13, as in GPT-3).
-    data_dir: where the eval data sets live (default $DOMAIN_ELECTRA_DATA or ../shared/data).
+    data_dir: where the data sets live, for the eval tasks and the `data:` and `task:` sources (default
+        $DOMAIN_ELECTRA_DATA or ../shared/data).
     val_fraction: share of documents in the validation split (chosen by content hash and seed, so the
         split is the same whatever the order or worker count).
     seed: the split seed.
@@ -214,7 +215,7 @@ def _decontamination_index(config: CorpusConfig, domain) -> tuple[NgramIndex | N
 
 def _enumerate(config: CorpusConfig, extensions: tuple[str, ...]) -> tuple[list[Source], Counter, list]:
     sources, skipped, samples = [], Counter(), []
-    for item in iter_sources(config.sources, extensions, tuple(config.exclude)):
+    for item in iter_sources(config.sources, extensions, tuple(config.exclude), config.data_dir):
         if isinstance(item, Skipped):
             skipped[item.reason] += 1
             if sum(1 for s in samples if s["reason"] == item.reason) < 3:

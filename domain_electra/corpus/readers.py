@@ -114,9 +114,21 @@ def as_pieces(src: Source, spans: list) -> list[Source]:
 
 # ----------------------------------------------------------------------------- enumerating sources
 TASK_PREFIX = "task:"  # "task:DOMAIN/TASK" (or "task:DOMAIN/TASK:train"): the task's TRAIN split text (TAPT)
+# "data:finance/fomc-unlabelled-corpus": a folder under the data root (the corpus config's data_dir, else
+# $DOMAIN_ELECTRA_DATA, else ../shared/data), so a recipe works from any working directory.
+DATA_PREFIX = "data:"
 
 
-def _task_source(spec: str) -> Source:
+def resolve_source(spec: str, data_dir: str | None = None) -> str:
+    """A `data:` source as its path under the data root; any other source unchanged."""
+    if not spec.startswith(DATA_PREFIX):
+        return spec
+    from ..domain import data_path
+
+    return str(data_path(data_dir, spec[len(DATA_PREFIX):].lstrip("/")))
+
+
+def _task_source(spec: str, data_dir: str | None = None) -> Source:
     """Task-adaptive data: only the train split is ever read (never dev or test); the build's
     decontamination against the test splits applies to these documents like to any other."""
     name, _, split = spec[len(TASK_PREFIX):].partition(":")
@@ -132,7 +144,7 @@ def _task_source(spec: str) -> Source:
         get_domain(domain).task(task)  # a misspelt name fails here, in one line, not as a skipped source
     except KeyError as exc:
         raise UserError(f"source {spec}: {exc.args[0]}") from None
-    return Source("task", name, meta={"domain": domain, "task": task, "split": "train"})
+    return Source("task", name, meta={"domain": domain, "task": task, "split": "train", "data_dir": data_dir})
 
 
 def _is_saved_dataset(path: Path) -> bool:
@@ -202,14 +214,18 @@ def _walk(root: str, extensions: tuple[str, ...], seen: set, exclude: tuple[str,
 
 
 def iter_sources(sources: list[str] | tuple[str, ...], extensions: tuple[str, ...],
-                 exclude: tuple[str, ...] = ()) -> Iterator[Source | Skipped]:
+                 exclude: tuple[str, ...] = (), data_dir: str | None = None) -> Iterator[Source | Skipped]:
     """Expand the user's sources. Named files and glob matches are read whatever their extension;
     paths matching an `exclude` pattern (fnmatch, e.g. "*/site-packages") are skipped, counted."""
     seen: set = set()
-    for spec in sources:
-        if spec.startswith(TASK_PREFIX):
-            yield _task_source(spec)
+    for named in sources:
+        if named.startswith(TASK_PREFIX):
+            yield _task_source(named, data_dir)
             continue
+        spec = resolve_source(named, data_dir)
+        if spec != named and not os.path.exists(spec):
+            raise UserError(f"source {named}: {spec} does not exist; set $DOMAIN_ELECTRA_DATA (or the corpus "
+                            "config's data_dir) to the folder that holds the data sets")
         path = Path(spec).expanduser()
         if _is_saved_dataset(path):
             yield Source("dataset", str(path))
@@ -329,7 +345,7 @@ def _read_task(src: Source) -> Iterator[Item]:
 
     task = get_domain(src.meta["domain"]).task(src.meta["task"])
     texts, first, size = [], 0, 0
-    for i, example in enumerate(task.load(None).train):  # .train only: dev and test are never read
+    for i, example in enumerate(task.load(src.meta.get("data_dir")).train):  # .train only: dev and test are never read
         for text in example_texts(example):
             texts.append(text)
             size += len(text) + 1
