@@ -120,12 +120,17 @@ DATA_PREFIX = "data:"
 
 
 def resolve_source(spec: str, data_dir: str | None = None) -> str:
-    """A `data:` source as its path under the data root; any other source unchanged."""
+    """A `data:` source as its path under the data root (refused in one line when missing); any other
+    source unchanged."""
     if not spec.startswith(DATA_PREFIX):
         return spec
     from ..domain import data_path
 
-    return str(data_path(data_dir, spec[len(DATA_PREFIX):].lstrip("/")))
+    path = data_path(data_dir, spec[len(DATA_PREFIX):].lstrip("/"))
+    if not path.exists():
+        raise UserError(f"source {spec}: {path} does not exist; set $DOMAIN_ELECTRA_DATA (or the corpus "
+                        "config's data_dir) to the folder that holds the data sets")
+    return str(path)
 
 
 def _task_source(spec: str, data_dir: str | None = None) -> Source:
@@ -223,9 +228,6 @@ def iter_sources(sources: list[str] | tuple[str, ...], extensions: tuple[str, ..
             yield _task_source(named, data_dir)
             continue
         spec = resolve_source(named, data_dir)
-        if spec != named and not os.path.exists(spec):
-            raise UserError(f"source {named}: {spec} does not exist; set $DOMAIN_ELECTRA_DATA (or the corpus "
-                            "config's data_dir) to the folder that holds the data sets")
         path = Path(spec).expanduser()
         if _is_saved_dataset(path):
             yield Source("dataset", str(path))
