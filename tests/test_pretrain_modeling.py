@@ -62,6 +62,34 @@ def test_real_bert_layout_checkpoints_load_with_identical_hidden_states(folder):
     _same_hidden_states(bert, discriminator, config["vocab_size"], 1e-5)
 
 
+def test_a_bert_folder_without_pooler_loads_without_transformers_load_report(tmp_path):
+    """E5's folder has no pooler: transformers printed a MISSING table on every pretraining run."""
+    import logging
+
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers.utils import logging as hf_logging
+
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=64, max_position_embeddings=64), add_pooling_layer=False)
+    bert.save_pretrained(tmp_path)
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                                                 + [f"w{i}" for i in range(94)]))
+    BertTokenizerFast(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    seen: list[str] = []
+    catch = logging.Handler(logging.WARNING)
+    catch.emit = lambda record: seen.append(record.getMessage())
+    hf_logger = hf_logging.get_logger("transformers")
+    hf_logger.addHandler(catch)
+    try:
+        _, discriminator, facts = load_pair(str(tmp_path), 0, 0)
+    finally:
+        hf_logger.removeHandler(catch)
+    assert facts.kind == "bert"
+    assert not [m for m in seen if "LOAD REPORT" in m or "MISSING" in m], seen
+    _same_hidden_states(bert, discriminator, 99, 1e-6)
+
+
 def test_default_generator_of_real_minilm_is_its_bottom_layers_with_the_output_tied():
     if not MINILM.is_dir():
         pytest.skip(f"{MINILM} absent (build it with ../shared/tools/prepare_checkpoints.py)")

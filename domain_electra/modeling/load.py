@@ -110,11 +110,21 @@ def bert_to_electra(bert: nn.Module) -> ElectraForPreTraining:
     return disc
 
 
+def _bert_model(source: str | Path):
+    """The BERT-layout checkpoint as transformers' BertModel, without its load report: that report lists the
+    pooler (unused here; E5's folder has none, MiniLM's has one) in a table on every run, and
+    bert_to_electra checks the layout that matters itself, failing in one line."""
+    from transformers import AutoModel
+
+    from ..finetune.models import quiet_hf
+
+    with quiet_hf():
+        return AutoModel.from_pretrained(str(source))
+
+
 def _load_discriminator(source: str | Path, kind: str) -> ElectraForPreTraining:
     if kind == "bert":
-        from transformers import AutoModel
-
-        return bert_to_electra(AutoModel.from_pretrained(str(source)))
+        return bert_to_electra(_bert_model(source))
     config = AutoConfig.from_pretrained(str(source))
     if "ElectraForMaskedLM" in (config.architectures or []):
         raise UserError(f"{source} is an ELECTRA generator; pass the discriminator as init and this folder "
