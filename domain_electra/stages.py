@@ -65,21 +65,23 @@ def _require_folder(path: Path | str, what: str, hint: str) -> Path:
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def check_sources(sources: list[str] | tuple[str, ...], data_dir: str | None = None) -> None:
-    from .corpus.readers import resolve_source
+def check_sources(sources: list[str] | tuple[str, ...], data_dir: str | None = None) -> list[str]:
+    """The sources with `data:` ones resolved (readers.resolve_source), each checked to exist."""
+    from .corpus.readers import TASK_PREFIX, resolve_source
 
     if not sources:
         raise UserError("no corpus source given: pass --source FOLDER (repeatable) or `sources:` in the config")
-    for named in sources:
-        if named.startswith("task:"):
+    resolved = [resolve_source(named, data_dir) for named in sources]  # a missing data: folder is refused there
+    for source in resolved:
+        if source.startswith(TASK_PREFIX):
             continue  # task-adaptive text: the reader checks the domain and task names, in one line
-        source = resolve_source(named, data_dir)  # a missing data: folder is refused there
         if any(ch in source for ch in "*?[") and glob.glob(source, recursive=True):
             continue
         if _HUB_ID.match(source) and not Path(source).exists() and not Path(source.split("/")[0]).exists():
             continue  # a dataset hub id (owner/name), for users who are online
         if not Path(source).expanduser().exists():
             raise UserError(f"source not found: {source} (give an existing folder, file or glob)")
+    return resolved
 
 
 def corpus_stage(config: Any, out: Path, force: bool = False, progress: bool = True) -> StageResult:
@@ -87,10 +89,7 @@ def corpus_stage(config: Any, out: Path, force: bool = False, progress: bool = T
     from .registry import get_domain
 
     get_domain(config.domain)  # an unknown domain fails here, before any work
-    from .corpus.readers import resolve_source
-
-    check_sources(config.sources, config.data_dir)
-    resolved = [resolve_source(s, config.data_dir) for s in config.sources]
+    resolved = check_sources(config.sources, config.data_dir)
     inputs = {f"source{i}": s for i, s in enumerate(resolved) if Path(s).exists()}
 
     def build(folder: Path) -> dict:
