@@ -123,16 +123,22 @@ def run_bench(domain: str, models: dict, out: Path, scale: Scale, overrides: lis
 
 
 def suite_rows(results: dict) -> dict[str, dict]:
-    """{arm: {suite_average, suite_ci, delta_vs_base, ci_low, ci_high}} in points, from bench's suite average
-    and its paired delta against the first model."""
-    deltas = results.get("suite_delta") or {}
+    """{arm: {suite_average, suite_ci, delta_vs_base, ci_low, ci_high, delta_vs}} in points, from bench's suite
+    average, its paired delta against the first model, and (delta_vs: {other arm: [delta, ci_low, ci_high]})
+    the paired deltas against the other arms benched beside it, e.g. rtd against control and mlm."""
+    deltas, pairs = results.get("suite_delta") or {}, results.get("suite_pairs") or {}
     rows = {}
     for arm, rec in (results.get("suite_average") or {}).items():
         delta = deltas.get(arm) or {}
         rows[arm] = {"suite_average": _points(rec.get("mean")),
                      "suite_ci": [_points(rec.get("ci_low")), _points(rec.get("ci_high"))],
                      "delta_vs_base": _points(delta.get("delta")), "ci_low": _points(delta.get("ci_low")),
-                     "ci_high": _points(delta.get("ci_high"))}
+                     "ci_high": _points(delta.get("ci_high")), "delta_vs": {}}
+    for pair, rec in pairs.items():
+        later, earlier = pair.split(" - ")
+        values = [_points(rec[k]) for k in ("delta", "ci_low", "ci_high")]
+        rows[later]["delta_vs"][earlier] = values
+        rows[earlier]["delta_vs"][later] = [-values[0], -values[2], -values[1]]
     return rows
 
 

@@ -34,7 +34,16 @@ def test_suite_rows_are_in_points(dapt):
     rows = dapt.suite_rows(results)
     assert rows["base"]["suite_average"] == 50.12 and rows["base"]["delta_vs_base"] is None
     assert rows["rtd"] == {"suite_average": 52.34, "suite_ci": [50.0, 54.0], "delta_vs_base": 2.22,
-                           "ci_low": 1.01, "ci_high": 3.33}
+                           "ci_low": 1.01, "ci_high": 3.33, "delta_vs": {}}
+
+
+def test_rows_carry_the_paired_delta_between_adapted_arms_both_ways(dapt):
+    results = {"suite_average": {m: {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6} for m in ("base", "control", "rtd")},
+               "suite_delta": {}, "suite_pairs": {"rtd - control": {"delta": 0.0131, "ci_low": -0.004, "ci_high": 0.0305}}}
+    rows = dapt.suite_rows(results)
+    assert rows["rtd"]["delta_vs"] == {"control": [1.31, -0.4, 3.05]}
+    assert rows["control"]["delta_vs"] == {"rtd": [-1.31, -3.05, 0.4]}  # the interval mirrored, low stays low
+    assert rows["base"]["delta_vs"] == {}
 
 
 def test_arms_share_steps_batch_and_masking_and_differ_in_objective(dapt, tmp_path, monkeypatch):

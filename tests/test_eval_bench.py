@@ -307,4 +307,6 @@ def test_report_states_pool_sanity_checks_flags_and_the_suite_average():
     text = render_markdown(results, {"bars": [], "heatmaps": [], "curves": []})
     assert "Candidate pool: csharp 995 documents." in text and "**Sanity check**" in text
     assert "**saturated**: java-cs-retrieval" in text and "**one prediction everywhere**: a on t" in text
-    assert "| a | 0.900 [0.800, 0.950] |  |" in text
+    assert "| a | 0.900 [0.800, 0.950] |  |" in text and "Between the other models" not in text
+    results["suite_pairs"] = {"c - b": {"delta": 0.012, "ci_low": -0.003, "ci_high": 0.027}}
+    assert "| c - b | +0.012 [-0.003, +0.027] |" in render_markdown(results, {"bars": [], "heatmaps": [], "curves": []})

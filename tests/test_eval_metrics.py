@@ -197,6 +197,26 @@ def test_suite_average_interval_on_known_per_example_scores():
     assert out["tasks"] == ["x", "y"] and "a" not in out["delta"]
 
 
+def test_suite_pairs_interval_between_two_later_models_is_paired():
+    # c = b on task x and b + 0.1 of the examples on task y: c - b is 0.05 whatever the base a does, and the
+    # pair's interval is that of the 10% flip alone (far narrower than the two models' own intervals).
+    rng = np.random.default_rng(2)
+    n = 2000
+    x = (np.arange(n) < 0.6 * n).astype(int)[rng.permutation(n)]
+    b_y = (np.arange(n) < 0.5 * n).astype(int)
+    c_y = (np.arange(n) < 0.6 * n).astype(int)
+    units = [_unit("x", x, {"a": [np.zeros(n, int).tolist()], "b": [x.tolist()], "c": [x.tolist()]}),
+             _unit("y", b_y, {"a": [np.zeros(n, int).tolist()], "b": [b_y.tolist()], "c": [c_y.tolist()]})]
+    out = suite_average(units, ["a", "b", "c"], n_boot=2000)
+    assert list(out["pairs"]) == ["c - b"]  # pairs with the first model are out["delta"]
+    pair = out["pairs"]["c - b"]
+    half = 1.96 * np.sqrt(0.1 * 0.9 / n) / 2
+    assert pair["delta"] == pytest.approx(0.05)
+    assert pair["ci_low"] == pytest.approx(0.05 - half, abs=0.003) and pair["ci_high"] == pytest.approx(0.05 + half, abs=0.003)
+    b_width = out["average"]["b"]["ci_high"] - out["average"]["b"]["ci_low"]
+    assert pair["ci_high"] - pair["ci_low"] < b_width / 2
+
+
 def test_suite_average_resamples_seeds_and_pairs_identical_models():
     gold = [1] * 10
     seeds = {"a": [[1] * 10, [0] * 10], "b": [[1] * 10, [0] * 10]}  # seed 0 perfect, seed 1 all wrong

@@ -294,14 +294,16 @@ def suite_average(units: Sequence[dict], models: Sequence[str], n_boot: int = 10
     (+ "labels"/"num_labels"). A replicate resamples every unit's test examples and its seeds (the same draws
     for every model), scores each unit as the mean over the drawn seeds, each task as the mean of its
     languages, and the suite as the mean of its tasks. Returns {"average": {model: {mean, ci_low, ci_high}},
-    "delta": {model: {delta, ci_low, ci_high}} (models[1:] minus models[0]), "tasks": [names averaged]}."""
+    "delta": {model: {delta, ci_low, ci_high}} (models[1:] minus models[0]), "pairs": {"b - a": {...}} (every
+    later model minus every earlier one but the first, e.g. "rtd - control": the same draws, so a difference
+    between two adapted models gets its own interval, not two overlapping ones), "tasks": [names averaged]}."""
     rng = np.random.default_rng(seed)
     per_task: dict[str, list[dict[str, np.ndarray]]] = {}
     for unit in units:
         if all(m in unit["preds"] and unit["preds"][m] for m in models):
             per_task.setdefault(unit["task"], []).append(_replicates(unit, models, rng, n_boot))
     if not per_task:
-        return {"average": {}, "delta": {}, "tasks": []}
+        return {"average": {}, "delta": {}, "pairs": {}, "tasks": []}
     suite = {m: np.mean([np.mean([u[m] for u in langs], axis=0) for langs in per_task.values()], axis=0)
              for m in models}
 
@@ -311,4 +313,6 @@ def suite_average(units: Sequence[dict], models: Sequence[str], n_boot: int = 10
 
     average = {m: dict(zip(("mean", "ci_low", "ci_high"), interval(suite[m]))) for m in models}
     delta = {m: dict(zip(("delta", "ci_low", "ci_high"), interval(suite[m] - suite[models[0]]))) for m in models[1:]}
-    return {"average": average, "delta": delta, "tasks": list(per_task)}
+    pairs = {f"{b} - {a}": dict(zip(("delta", "ci_low", "ci_high"), interval(suite[b] - suite[a])))
+             for i, a in enumerate(models[1:], 1) for b in models[i + 1:]}
+    return {"average": average, "delta": delta, "pairs": pairs, "tasks": list(per_task)}

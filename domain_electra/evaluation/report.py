@@ -276,6 +276,11 @@ def _average_lines(results: dict, models: list[str]) -> list[str]:
         d = delta.get(model)
         cell = "" if d is None else f"{d['delta']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
         lines.append(f"| {model} | {a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}] | {cell} |")
+    pairs = results.get("suite_pairs") or {}
+    if pairs:
+        lines += ["", "Between the other models (later minus earlier, the same draws):", "",
+                  "| pair | delta [95% CI] |", "|---|---|"]
+        lines += [f"| {pair} | {d['delta']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |" for pair, d in pairs.items()]
     return lines + [""]
 
 
