@@ -107,11 +107,15 @@ SYSTEMS = {"rules": lambda: cleaner({"phi_ner": "none"}), "rules+ner": lambda: c
            "presidio": presidio, "presidio-backend": lambda: cleaner({"phi_backend": "presidio"})}
 
 
-def medquad_prose(megabytes: float, root: Path = Path("../shared/data/medical/medquad")) -> list[str]:
-    """MedQuAD answers, every 7th file in sorted order, up to `megabytes` of text."""
+def medquad_prose(megabytes: float, root: Path | None = None) -> list[str]:
+    """MedQuAD answers, every 7th file in sorted order, up to `megabytes` of text (from the data root:
+    $DOMAIN_ELECTRA_DATA, else ../shared/data, as the corpus recipes read it)."""
     import html
     import re
 
+    from domain_electra.corpus.readers import resolve_source
+
+    root = root or Path(resolve_source("data:medical/medquad"))
     texts, size = [], 0
     for path in sorted(root.glob("*/*.xml"))[::7]:
         for answer in re.findall(r"<Answer>(.*?)</Answer>", path.read_text(errors="replace"), re.S):
@@ -202,4 +206,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from domain_electra.errors import UserError
+
+    try:
+        main()
+    except UserError as exc:  # a missing data root: one line that says what to set
+        sys.exit(f"error: {exc}")
