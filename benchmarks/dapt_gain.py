@@ -22,7 +22,8 @@ Every stage folder is resumable: rerunning the command skips what is complete.
 It writes <out>/<domain>/bench/{results.json,report.md} (bench-<arms>/ for another arm set), prints the table, and appends one row per arm to
 benchmarks/results/dapt_gain.json: {domain, arm, scale, device, seeds, suite_average, delta_vs_base,
 ci_low, ci_high, pretrain_tokens, wall_s, ...} with scores and deltas in points (100 x the metric), and
-the intrinsic numbers (generator MLM accuracy and discriminator AUC on held-out domain text, start/end).
+the intrinsic numbers (generator MLM accuracy and discriminator AUC on held-out domain text, start/end),
+then redraws benchmarks/results/dapt_gain.png (benchmarks/dapt_plot.py: every arm's delta with its interval).
 """
 from __future__ import annotations
 
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total wall time {time.time() - started:.0f} s; report: {bench_dir / 'report.md'}")
     if not args.no_record:
         append_rows(rows)
+        from dapt_plot import plot  # the picture of every recorded row, redrawn with the new ones
+
+        print(f"plot: {plot(json.loads(RESULTS.read_text()), RESULTS.with_suffix('.png'))}")
     return 0
 
 

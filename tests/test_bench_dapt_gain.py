@@ -73,3 +73,29 @@ def test_an_unknown_arm_is_refused_before_any_work(dapt, capsys):
         dapt.main(["--domain", "finance", "--arms", "base,rtd-mixed", "--no-record"])
     assert exit_info.value.code == 2
     assert "unknown arm(s) rtd-mixed: choose from base, control, rtd, mlm, rtd-mix" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def dapt_plot():
+    spec = importlib.util.spec_from_file_location("dapt_plot", REPO / "benchmarks" / "dapt_plot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(domain, arm, delta, anchor=None, day="2026-12-02"):
+    return {"domain": domain, "arm": arm, "scale": "cpu", "init": "minilm-l6-h384-uncased", "pretrain_steps": 400,
+            "pretrain_set": {"anchor_weight": anchor} if anchor else {}, "date": day,
+            "delta_vs_base": delta, "ci_low": None if delta is None else delta - 1, "ci_high": None if delta is None else delta + 1}
+
+
+def test_plot_draws_each_configuration_once_its_latest_row(dapt_plot, tmp_path):
+    rows = [_row("code", "base", None), _row("code", "rtd", -5.3), _row("medical", "rtd", 5.0),
+            _row("code", "rtd", 1.4, anchor=1000), _row("code", "rtd", -4.0, day="2026-12-03")]
+    shown = dapt_plot.latest_deltas(rows)
+    assert [(r["domain"], r["delta_vs_base"]) for r in shown] == [("code", 1.4), ("code", -4.0), ("medical", 5.0)]
+    assert dapt_plot.recipe_tag(shown[0]) == "minilm-l6, 400 steps, anchor_weight=1000"
+    out = dapt_plot.plot(rows, tmp_path / "gain.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="no adapted arm"):
+        dapt_plot.plot([_row("code", "base", None)], tmp_path / "none.png")
