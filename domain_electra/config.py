@@ -6,6 +6,7 @@ applies overrides, and checks every key and type, failing with one line that nam
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -18,13 +19,27 @@ from .errors import UserError
 T = TypeVar("T")
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where a float needs a dot: `lr: 3e-4` would read as the string "3e-4" and
+    stay one wherever no typed field coerces it (cleaner options, recorded overrides). YAML 1.2 reads a
+    float, as every config writer expects."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, turning every parse problem into a one-line UserError."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file not found: {path} (check the path)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -142,7 +157,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise UserError(f"override '{text}' must look like key=value (e.g. optim.lr=3e-4)")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw else ""
+        value = _load(raw) if raw else ""
     except yaml.YAMLError:
         value = raw
     return key.strip().split("."), value

@@ -70,3 +70,14 @@ def test_yaml_that_is_not_a_mapping_is_rejected(tmp_path):
 def test_override_without_equals_sign():
     with pytest.raises(UserError, match="key=value"):
         apply_overrides({}, ["optim.lr"])
+
+
+def test_exponent_floats_without_a_dot_read_as_floats_in_files_and_overrides(tmp_path):
+    # PyYAML alone (YAML 1.1) reads "3e-4" as a string; untyped places (cleaner options, recorded
+    # overrides, list values) kept that string. YAML 1.2 floats everywhere, other strings untouched.
+    path = tmp_path / "recipe.yaml"
+    path.write_text("lr: 3e-4\noptions: {min_ratio: 1E-2, tag: 4e5f12, name: e5}\ngrid: [5e-4, 2e-3]\n")
+    data = read_yaml(path)
+    assert data == {"lr": 3e-4, "options": {"min_ratio": 0.01, "tag": "4e5f12", "name": "e5"}, "grid": [5e-4, 2e-3]}
+    assert apply_overrides({}, ["a.lr=2e-5", "b=-1e+3", "c=12", "d=1e"]) == {"a": {"lr": 2e-5}, "b": -1000.0,
+                                                                          "c": 12, "d": "1e"}
