@@ -310,3 +310,22 @@ def test_report_states_pool_sanity_checks_flags_and_the_suite_average():
     assert "| a | 0.900 [0.800, 0.950] |  |" in text and "Between the other models" not in text
     results["suite_pairs"] = {"c - b": {"delta": 0.012, "ci_low": -0.003, "ci_high": 0.027}}
     assert "| c - b | +0.012 [-0.003, +0.027] |" in render_markdown(results, {"bars": [], "heatmaps": [], "curves": []})
+
+
+def test_sanity_check_tasks_stay_out_of_the_suite_average():
+    from domain_electra.evaluation.report import average
+
+    gold = [0, 1] * 10
+    predictions = {  # "real": a right on every example, b on half; "check": b right everywhere, a nowhere
+        ("real", "lora fine-tuned", "en", "a", 0): {"gold": gold, "pred": gold},
+        ("real", "lora fine-tuned", "en", "b", 0): {"gold": gold, "pred": [0] * 20},
+        ("check", "lora fine-tuned", "en", "a", 0): {"gold": gold, "pred": [1 - g for g in gold]},
+        ("check", "lora fine-tuned", "en", "b", 0): {"gold": gold, "pred": gold},
+    }
+    info = {"main_variant": "lora fine-tuned", "kind": "classification", "metric": "accuracy", "labels": ["x", "y"]}
+    tasks = {"real": info, "check": {**info, "sanity_check": True}}
+    out = average(predictions, ["a", "b"], tasks, n_boot=50)
+    # With the check counted, a and b would both average 0.75 and the delta would be 0.
+    assert out["tasks"] == ["real"] and out["sanity_checks"] == ["check"]
+    assert out["average"]["a"]["mean"] == pytest.approx(1.0) and out["average"]["b"]["mean"] == pytest.approx(0.5)
+    assert out["delta"]["b"]["delta"] == pytest.approx(-0.5)

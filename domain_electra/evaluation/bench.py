@@ -222,7 +222,8 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
     averaged = average(predictions, list(models), {k: {**v, "labels": labels[k]} for k, v in tasks.items()},
                        config.bootstrap)
     results |= {"suite_average": averaged["average"], "suite_delta": averaged["delta"],
-                "suite_pairs": averaged["pairs"], "suite_average_tasks": averaged["tasks"]}
+                "suite_pairs": averaged["pairs"], "suite_average_tasks": averaged["tasks"],
+                "suite_sanity_checks": averaged["sanity_checks"]}
     write_outputs(results, out)
     (out / "progress.jsonl").unlink(missing_ok=True)
     if progress:

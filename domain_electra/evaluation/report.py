@@ -77,11 +77,18 @@ def flags(summary: list[dict], rows: list[dict]) -> dict:
 
 def average(predictions: dict, models: list[str], tasks: dict, n_boot: int = 1000) -> dict:
     """suite_average over each task's main variant (fine-tuned, or zero-shot embeddings), every test
-    language; probes and cloze tasks are left out (a model without an MLM head has no probe score)."""
-    units = {}
+    language; probes and cloze tasks are left out (a model without an MLM head has no probe score), and so are
+    sanity-check tasks: a task declared "every sensible model aces it; not a comparison" must not move the
+    comparison either (at a small budget such a task is far from aced, and then it measures how far LoRA got
+    from its start, not what a model knows: MedQuAD question types moved every arm, control included, 17-26
+    points). Their names come back under "sanity_checks"; they are still scored and reported task by task."""
+    units, sanity = {}, set()
     for (task, variant, lang, model, seed), gp in predictions.items():
         info = tasks.get(task)
         if info is None or variant != info.get("main_variant"):
+            continue
+        if info.get("sanity_check"):
+            sanity.add(task)
             continue
         count, names = _labels(info.get("labels", ()))
         unit = units.setdefault((task, lang), {"task": task, "kind": info["kind"], "metric": info["metric"],
@@ -89,7 +96,7 @@ def average(predictions: dict, models: list[str], tasks: dict, n_boot: int = 100
         unit["preds"].setdefault(model, []).append((seed, gp["pred"]))
     for unit in units.values():
         unit["preds"] = {m: [p for _, p in sorted(v, key=lambda x: x[0])] for m, v in unit["preds"].items()}
-    return suite_average(list(units.values()), models, n_boot)
+    return suite_average(list(units.values()), models, n_boot) | {"sanity_checks": sorted(sanity)}
 
 
 def _matrices(summary: list[dict], models: list[str]) -> dict:
@@ -270,7 +277,9 @@ def _average_lines(results: dict, models: list[str]) -> list[str]:
     lines = ["## Suite average", "",
              f"Mean over tasks ({', '.join(results.get('suite_average_tasks', []))}) of each task's main score "
              "(mean over its test languages and seeds); 95% interval: paired bootstrap resampling each task's test "
-             "examples and seeds, the same draws for every model.", "",
+             "examples and seeds, the same draws for every model."
+             + (f" Sanity checks left out of the average: {', '.join(results['suite_sanity_checks'])}."
+                if results.get("suite_sanity_checks") else ""), "",
              f"| model | suite average [95% CI] | delta vs {models[0]} [95% CI] |", "|---|---|---|"]
     for model, a in avg.items():
         d = delta.get(model)
