@@ -234,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     for arm in models:
         rows.append({"domain": args.domain, "arm": arm, "scale": "tiny" if args.tiny else args.scale,
                      "device": _device(), "seeds": scale.seeds, "limit": scale.limit, "init": Path(init).name,
-                     **summary.get(arm, {}), "pretrain_steps": 0 if arm == "base" else scale.steps,
+                     **summary.get(arm, {}), "suite_tasks": results.get("suite_average_tasks", []),
+                     "suite_left_out": results.get("suite_sanity_checks", []),  # sanity checks, not averaged
+                     "pretrain_steps": 0 if arm == "base" else scale.steps,
                      "pretrain_set": {} if arm == "base" else overrides,  # the recipe's changes (--pretrain-set)
                      "pretrain_tokens": facts.get(arm, {}).get("pretrain_tokens", 0),
                      "wall_s": round(wall.get(arm, 0.0), 1), **{k: v for k, v in facts.get(arm, {}).items()

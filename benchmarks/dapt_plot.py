@@ -6,7 +6,9 @@ own base, with the paired 95% interval, grouped by domain.
 
 A row is one (domain, arm, scale, starting checkpoint, recipe changes, steps); when a configuration was
 benched twice the later row is drawn. The dashed line is the issue's target (+1 point over base); a bar
-that crosses 0 is no evidence either way.
+that crosses 0 is no evidence either way. Rows recorded before 2026-12-04 averaged a sanity-check task into the
+suite (code: Java->C#, medical: MedQuAD question types); they are marked with a dagger, and a hollow diamond
+shows their delta without it (a point only: those runs kept no predictions to bootstrap).
 """
 from __future__ import annotations
 
@@ -57,7 +59,11 @@ def plot(rows: list[dict], out: Path) -> Path:
         ax.errorbar(mid, y, xerr=[[mid - low], [high - mid]], fmt="o", color=colour, capsize=3)
         ax.annotate(f"{mid:+.1f} [{low:+.1f}, {high:+.1f}]", (high, y), xytext=(6, -3), textcoords="offset points",
                     fontsize=7)
-        labels.append(f"{row['domain']} {row['arm']} ({recipe_tag(row)}, {row.get('scale', '')})")
+        without = row.get("delta_vs_base_without_checks")
+        if without is not None:
+            ax.plot(without, y, "D", mfc="none", color=colour, ms=6)
+        dagger = " \u2020" if row.get("counted_sanity_checks") else ""
+        labels.append(f"{row['domain']} {row['arm']} ({recipe_tag(row)}, {row.get('scale', '')}){dagger}")
     domains = [row["domain"] for row in reversed(shown)]
     for y in range(1, len(domains)):
         if domains[y] != domains[y - 1]:
@@ -71,6 +77,8 @@ def plot(rows: list[dict], out: Path) -> Path:
     ax.set_ylim(-0.7, len(shown) - 0.3)
     ax.set_xlabel("suite average minus base, points\n(paired 95% bootstrap over test examples and seeds)", fontsize=9)
     ax.set_title("Domain-adaptive pretraining: each arm against its own base", fontsize=10)
+    if any(r.get("counted_sanity_checks") for r in shown):
+        ax.plot([], [], "D", mfc="none", color="gray", label="\u2020 suite counted a sanity check; \u25c7 without it")
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -97,5 +97,7 @@ def test_plot_draws_each_configuration_once_its_latest_row(dapt_plot, tmp_path):
     assert dapt_plot.recipe_tag(shown[0]) == "minilm-l6, 400 steps, anchor_weight=1000"
     out = dapt_plot.plot(rows, tmp_path / "gain.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows[2] |= {"counted_sanity_checks": ["medquad-qtype"], "delta_vs_base_without_checks": 1.1}
+    assert dapt_plot.plot(rows, tmp_path / "marked.png").read_bytes() != out.read_bytes()
     with pytest.raises(SystemExit, match="no adapted arm"):
         dapt_plot.plot([_row("code", "base", None)], tmp_path / "none.png")
