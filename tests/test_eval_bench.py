@@ -329,3 +329,38 @@ def test_sanity_check_tasks_stay_out_of_the_suite_average():
     assert out["tasks"] == ["real"] and out["sanity_checks"] == ["check"]
     assert out["average"]["a"]["mean"] == pytest.approx(1.0) and out["average"]["b"]["mean"] == pytest.approx(0.5)
     assert out["delta"]["b"]["delta"] == pytest.approx(-0.5)
+
+
+def test_a_stopped_bench_resumes_from_its_finished_units(models, tmp_path, monkeypatch):
+    from domain_electra.evaluation import bench
+
+    plugin = write(tmp_path / "toy_plugin.py", TOY_PLUGIN)
+    suite = write(tmp_path / "toy.yaml", f"domain: {plugin}\nfinetune: {{epochs: 1, max_length: 16}}\n"
+                                         "tasks: [toy-sentiment]\n")
+    config = BenchConfig(suite=suite, models=models, seeds=2, bootstrap=50, probes=False)
+    whole = run_bench(config, tmp_path / "whole", progress=False)
+
+    real, calls = bench.finetune, []
+
+    def dies_on_the_third(*args, **kwargs):  # a session killed while the third unit trains
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "finetune", dies_on_the_third)
+    out = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(config, out, progress=False)
+    assert not (out / "results.json").exists()
+    calls.clear()
+    monkeypatch.setattr(bench, "finetune", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    resumed = run_bench(config, out, progress=False)
+    assert len(calls) == 2  # 4 units (2 models x 2 seeds): the 2 finished ones were read back, not retrained
+    for key in ("summary", "suite_average", "suite_delta"):
+        assert resumed[key] == whole[key], key
+    assert len(resumed["runs"]) == 4 and (out / "units.jsonl").is_file()
+
+    calls.clear()  # another configuration never reuses these units: they are set aside
+    again = run_bench(BenchConfig(suite=suite, models=models, seeds=1, bootstrap=50, probes=False), out, progress=False)
+    assert len(calls) == 2 and (out / "units.jsonl.stale").is_file() and len(again["runs"]) == 2

@@ -2,12 +2,15 @@
 
 Nothing partial is presented as complete: all models and data sets are checked before any training, the
 per-unit rows stream into progress.jsonl while running, and results.json / results.csv / report.md are
-written only once every unit has finished (results.json then says "complete": true).
+written only once every unit has finished (results.json then says "complete": true). Each finished unit's
+rows and test predictions go to units.jsonl (see units.py): rerunning a stopped bench resumes it, and a
+finished one keeps what its intervals were computed from.
 """
 from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -22,6 +25,7 @@ from ..finetune.train import metric_of
 from .metrics import check_metric, constant_prediction, score
 from .probes import run_probes
 from .suite import Suite, load_suite
+from .units import UNITS, UnitLog, read_finished, restore, run_identity, unit_key
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,30 @@ def _task_info(suite: Suite, st, data, config: BenchConfig) -> dict:
             **({"candidate_pool": pool_sizes(data)} if task.kind == "retrieval" else {})}
 
 
+def _run_unit(suite: Suite, st, config: BenchConfig, name: str, model_dir: Path, data, seed, out: Path):
+    """(rows, {prediction key: gold/pred}, run facts or None) of one task, model and seed (or probe)."""
+    task, new, predictions = st.task, [], {}
+    if task.kind == "cloze" or seed == "probe":
+        test = data.test if task.kind == "cloze" else prompt_rows(st.probe, data)
+        for variant, per_lang in run_probes(model_dir, test).items():
+            for lang, gp in per_lang.items():
+                new.append(_rows(name, task, f"zero-shot {variant}", 0, lang,
+                                 score("cloze", gp["gold"], gp["pred"]), len(gp["gold"]), probe=True))
+                predictions[(task.name, f"zero-shot {variant}", lang, name, 0)] = gp
+        return new, predictions, None
+    ft, result, dev_by_lr = _finetune_best_lr(suite, st, config, name, model_dir, data, seed, out)
+    variant = "zero-shot embeddings" if ft.zero_shot else f"{ft.method} fine-tuned"
+    run = {"model": name, "task": task.name, "seed": seed, "steps": result["steps"],
+           "train_seconds": result["train_seconds"], "best_dev": result["best_dev"],
+           "lr": ft.learning_rate, **({"dev_by_lr": dev_by_lr} if config.lr_grid else {}),
+           "trainable_params": result["trainable_params"], "total_params": result["total_params"]}
+    for lang, metrics in result["test"].items():
+        new.append(_rows(name, task, variant, seed, lang, metrics, metrics["n"]))
+        new[-1]["constant_prediction"] = constant_prediction(task.kind, result["predictions"][lang]["pred"])
+        predictions[(task.name, variant, lang, name, seed)] = result["predictions"][lang]
+    return new, predictions, run
+
+
 def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> dict:
     """Run the suite; write results.json, results.csv, report.md and PNG plots into `out`; return results."""
     from .report import average, flags, print_table, summarise, write_outputs
@@ -168,43 +196,36 @@ def run_bench(config: BenchConfig, out: str | Path, progress: bool = True) -> di
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("results.json", "results.csv", "report.md"):
         (out / stale).unlink(missing_ok=True)  # an old complete result must not sit beside a new partial run
+    identity = run_identity(config, models)
+    finished = read_finished(out, identity)
     stream = (out / "progress.jsonl").open("w", encoding="utf-8")
+    log = UnitLog(out, identity, finished)
 
     units = [(st, name, seed) for st in suite.tasks for name in models
              for seed in (range(1) if st.task.kind == "cloze" or _zero_shot(suite, st, config) else range(config.seeds))]
     units += [(st, name, "probe") for st in suite.tasks if st.probe and config.probes for name in models]
     rows, predictions, runs, started = [], {}, [], time.perf_counter()
+    if finished:
+        print(f"note: resuming the bench in {out}: {len(finished)} of {len(units)} units already finished "
+              f"(read back from {UNITS})", file=sys.stderr, flush=True)
     with make_progress(progress) as bar, stream:
         job = bar.add_task(f"bench {suite.name}", total=len(units))
         for st, name, seed in units:
-            task, data = st.task, datas[st.task.name]
-            bar.update(job, description=f"{task.name} · {name} · seed {seed}")
-            new = []
-            if task.kind == "cloze" or seed == "probe":
-                test = data.test if task.kind == "cloze" else prompt_rows(st.probe, data)
-                variants = run_probes(models[name], test).items()
-                seed = 0
-                for variant, per_lang in variants:
-                    for lang, gp in per_lang.items():
-                        new.append(_rows(name, task, f"zero-shot {variant}", 0, lang,
-                                         score("cloze", gp["gold"], gp["pred"]), len(gp["gold"]), probe=True))
-                        predictions[(task.name, f"zero-shot {variant}", lang, name, 0)] = gp
+            bar.update(job, description=f"{st.task.name} · {name} · seed {seed}")
+            key = unit_key(st.task.name, name, seed)
+            if key in finished:
+                new, found, run = restore(finished[key])
             else:
-                ft, result, dev_by_lr = _finetune_best_lr(suite, st, config, name, models[name], data, seed, out)
-                variant = "zero-shot embeddings" if ft.zero_shot else f"{ft.method} fine-tuned"
-                runs.append({"model": name, "task": task.name, "seed": seed, "steps": result["steps"],
-                             "train_seconds": result["train_seconds"], "best_dev": result["best_dev"],
-                             "lr": ft.learning_rate, **({"dev_by_lr": dev_by_lr} if config.lr_grid else {}),
-                             "trainable_params": result["trainable_params"], "total_params": result["total_params"]})
-                for lang, metrics in result["test"].items():
-                    new.append(_rows(name, task, variant, seed, lang, metrics, metrics["n"]))
-                    new[-1]["constant_prediction"] = constant_prediction(task.kind, result["predictions"][lang]["pred"])
-                    predictions[(task.name, variant, lang, name, seed)] = result["predictions"][lang]
+                new, found, run = _run_unit(suite, st, config, name, models[name], datas[st.task.name], seed, out)
+                log.add(key, new, found, run)
             rows += new
+            predictions |= found
+            runs += [run] if run else []
             for row in new:
                 stream.write(json.dumps(row) + "\n")
             stream.flush()
             bar.advance(job)
+    log.close()
 
     labels = {st.task.name: tuple(datas[st.task.name].labels) for st in suite.tasks}
     summary, matrices = summarise(rows, predictions, list(models), labels, config.bootstrap)
