@@ -3,7 +3,10 @@
 A stage writes into its folder and writes `manifest.json` last, so a folder without a manifest is an
 interrupted stage (pretraining resumes from its checkpoints there; other stages rebuild). A stage whose
 manifest records the same config and the same input fingerprints is skipped: that is how
-`domain-electra run RECIPE.yaml` resumes where it stopped.
+`domain-electra run RECIPE.yaml` resumes where it stopped. Inputs are compared by size and mtime first (fast
+on gigabytes); when those differ, by their bytes, so a data folder or checkpoint provided afresh with the same
+contents (a new clone, a copy without timestamps, a rebuilt checkpoint) reuses the stage instead of rebuilding
+it and everything downstream.
 
 One run per folder: while a stage builds, `out/.domain-electra.lock` holds the process's pid, host and
 start time. A second run on the same folder refuses with a one-line error naming the first; a lock whose
@@ -32,6 +35,7 @@ from .errors import UserError
 
 MANIFEST = "manifest.json"
 STARTED = ".stage-started.json"
+SEEN = ".inputs-seen.json"  # quick fingerprints whose bytes were checked equal to the manifest's
 LOCK = ".domain-electra.lock"
 _VERSIONED = ("domain-electra", "torch", "transformers", "tokenizers", "peft", "tree-sitter", "spacy",
               "datasets", "pandas", "numpy")
@@ -77,22 +81,79 @@ def fingerprint(path: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def content_fingerprint(path: str | Path) -> str:
+    """A fingerprint of a file's or folder's bytes: relative path and SHA-256 of every file.
+
+    What the quick `fingerprint` stands for, read only when a stage starts and when the quick one no longer
+    matches; a finished stage folder is fingerprinted by its manifest, as in `fingerprint`.
+    """
+    path = Path(path)
+    if path.is_dir() and (path / MANIFEST).is_file():
+        return fingerprint(path)
+    if not path.exists():
+        return fingerprint(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for item in files:
+        with open(item, "rb") as handle:
+            file_digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        name = item.relative_to(path) if path.is_dir() else ""
+        digest.update(f"{name}\0{file_digest}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _same_inputs(out: Path, recorded: Mapping[str, dict], inputs: Mapping[str, str | Path],
+                 contents: dict[str, str]) -> bool:
+    """Whether `inputs` equal the ones a stage recorded: by size and mtime, else by bytes.
+
+    An input whose timestamps moved but whose bytes did not is remembered in SEEN (not in the manifest, which
+    downstream stages fingerprint), so the next run compares it cheaply again. `contents` caches the bytes'
+    fingerprints computed here for the caller.
+    """
+    if set(recorded) != set(inputs):
+        return False
+    seen, moved = _read_json(out / SEEN), []
+    for key, path in inputs.items():
+        quick = fingerprint(path)
+        if quick in (recorded[key].get("fingerprint"), seen.get(key)):
+            continue
+        if recorded[key].get("content") is None:  # a manifest from before contents were recorded
+            return False
+        contents[key] = contents.get(key) or content_fingerprint(path)
+        if contents[key] != recorded[key]["content"]:
+            return False
+        moved.append(key)
+        seen[key] = quick
+    if moved:
+        try:
+            (out / SEEN).write_text(json.dumps(seen, sort_keys=True))
+        except OSError:
+            pass  # a read-only stage folder: the bytes are compared again next time
+        names = ", ".join(str(inputs[k]) for k in moved)
+        print(f"note: {out.name}: {names} has new timestamps but the same bytes; reusing the finished stage",
+              file=sys.stderr, flush=True)
+    return True
+
+
 def config_hash(config: Any) -> str:
     return hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def is_complete(out: Path, config: Any, inputs: Mapping[str, str | Path]) -> dict | None:
+def is_complete(out: Path, config: Any, inputs: Mapping[str, str | Path],
+                contents: dict[str, str] | None = None) -> dict | None:
     """The manifest of a finished stage with the same config and inputs, else None."""
-    manifest_path = Path(out) / MANIFEST
-    if not manifest_path.is_file():
+    manifest = _read_json(Path(out) / MANIFEST)
+    if not manifest or manifest.get("config_hash") != config_hash(config):
         return None
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    same_inputs = {k: v["fingerprint"] for k, v in manifest.get("inputs", {}).items()} == {
-        k: fingerprint(p) for k, p in inputs.items()}
-    return manifest if manifest.get("config_hash") == config_hash(config) and same_inputs else None
+    same = _same_inputs(Path(out), manifest.get("inputs", {}), inputs, {} if contents is None else contents)
+    return manifest if same else None
 
 
 def _process_start(pid: int) -> int | None:
@@ -190,14 +251,14 @@ def check_writable(out: Path, keep: tuple[str, ...] = ()) -> None:
                         "choose an empty or new --out folder")
 
 
-def _prepare_folder(out: Path, start: dict, keep: tuple[str, ...] = ()) -> None:
+def _prepare_folder(out: Path, start: dict, keep: tuple[str, ...] = (), legacy: dict | None = None) -> None:
     """Keep an interrupted run of the same stage (to resume), wipe a stale one, refuse a foreign folder.
     `keep` names sub-folders that are other stages' artifacts (e.g. pretrain's packed `tokens`): never wiped."""
     check_writable(out, keep)
     started = out / STARTED
     if out.exists():
         previous = json.loads(started.read_text()) if started.is_file() else {}
-        if previous != start or (out / MANIFEST).is_file():
+        if previous not in (start, legacy) or (out / MANIFEST).is_file():
             for path in out.iterdir():
                 if path.name in (LOCK, *keep) or path.name.startswith(LOCK):
                     continue
@@ -219,13 +280,17 @@ def run_stage(name: str, out: str | Path, config: Any, inputs: Mapping[str, str 
 
 def _run_stage(name: str, out: Path, config: Any, inputs: Mapping[str, str | Path],
                build: Callable[[Path], Mapping[str, Any] | None], force: bool, keep: tuple[str, ...]) -> StageResult:
+    contents: dict[str, str] = {}
     if not force:
-        done = is_complete(out, config, inputs)
+        done = is_complete(out, config, inputs, contents)
         if done is not None:
             return StageResult(out, True, done)
     fingerprints = {k: fingerprint(p) for k, p in inputs.items()}
-    start = {"stage": name, "config_hash": config_hash(config), "inputs": fingerprints}
-    _prepare_folder(out, start, keep)
+    contents = {k: contents.get(k) or content_fingerprint(p) for k, p in inputs.items()}
+    # By bytes, so an interrupted stage whose inputs were provided afresh (same bytes) still resumes.
+    start = {"stage": name, "config_hash": config_hash(config), "inputs": contents}
+    _prepare_folder(out, start, keep, legacy={**start, "inputs": fingerprints})  # legacy: a start recorded
+    # before inputs were compared by bytes, so an upgrade does not wipe an interrupted run
     (out / STARTED).write_text(json.dumps(start, sort_keys=True))
     save_config(config, out / "config.yaml")
     t0 = time.time()
@@ -235,7 +300,8 @@ def _run_stage(name: str, out: Path, config: Any, inputs: Mapping[str, str | Pat
         "stage": name,
         "status": "complete",
         "config_hash": start["config_hash"],
-        "inputs": {k: {"path": str(Path(p).resolve()), "fingerprint": fingerprints[k]} for k, p in inputs.items()},
+        "inputs": {k: {"path": str(Path(p).resolve()), "fingerprint": fingerprints[k], "content": contents[k]}
+                   for k, p in inputs.items()},
         "versions": package_versions(),
         "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

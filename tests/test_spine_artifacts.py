@@ -150,3 +150,70 @@ def test_lock_is_reentrant_within_a_run_and_released_after(tmp_path):
         assert (out / ".domain-electra.lock").is_file()
     assert not (out / ".domain-electra.lock").exists()
     assert run_stage("demo", out, Cfg(), {}, counting_build([])).skipped
+
+
+# --- inputs provided afresh: new timestamps, same bytes --------------------------------------------------
+def _touch_later(folder):
+    """Give every file a new mtime (as a fresh clone or a copy without timestamps does), bytes unchanged."""
+    import os
+
+    for path in folder.rglob("*"):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+
+
+def test_inputs_with_new_timestamps_but_the_same_bytes_reuse_the_stage(tmp_path, capsys, monkeypatch):
+    import domain_electra.artifacts as artifacts
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("hello")
+    calls = []
+    run_stage("demo", tmp_path / "out", Cfg(), {"src": src}, counting_build(calls))
+    manifest_bytes = (tmp_path / "out" / MANIFEST).read_bytes()
+    _touch_later(src)
+    assert run_stage("demo", tmp_path / "out", Cfg(), {"src": src}, counting_build(calls)).skipped
+    assert len(calls) == 1 and "same bytes" in capsys.readouterr().err
+    # The manifest is untouched, so stages downstream (which fingerprint it) are reused too.
+    assert (tmp_path / "out" / MANIFEST).read_bytes() == manifest_bytes
+    # The checked timestamps are remembered: the next run does not read the bytes again.
+    hashed = []
+    real = artifacts.content_fingerprint
+    monkeypatch.setattr(artifacts, "content_fingerprint", lambda p: hashed.append(p) or real(p))
+    assert run_stage("demo", tmp_path / "out", Cfg(), {"src": src}, counting_build(calls)).skipped
+    assert hashed == [] and len(calls) == 1
+
+
+def test_same_size_new_bytes_rebuild(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("hello")
+    calls = []
+    run_stage("demo", tmp_path / "out", Cfg(), {"src": src}, counting_build(calls))
+    (src / "a.txt").write_text("jello")  # same size, other bytes
+    _touch_later(src)
+    assert not run_stage("demo", tmp_path / "out", Cfg(), {"src": src}, counting_build(calls)).skipped
+    assert len(calls) == 2
+
+
+def test_an_interrupted_stage_resumes_after_its_inputs_are_provided_afresh(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("hello")
+
+    def crash(folder):
+        (folder / "checkpoint").write_text("step 5")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("demo", tmp_path / "out", Cfg(), {"src": src}, crash)
+    _touch_later(src)
+    seen = []
+    run_stage("demo", tmp_path / "out", Cfg(), {"src": src}, lambda f: seen.append((f / "checkpoint").read_text()))
+    assert seen == ["step 5"]
+    with pytest.raises(KeyboardInterrupt):  # changed bytes: a fresh start, the old checkpoint wiped
+        run_stage("demo", tmp_path / "out3", Cfg(), {"src": src}, crash)
+    (src / "a.txt").write_text("other bytes")
+    leftovers = []
+    run_stage("demo", tmp_path / "out3", Cfg(), {"src": src}, lambda f: leftovers.append((f / "checkpoint").exists()))
+    assert leftovers == [False]

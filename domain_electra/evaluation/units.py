@@ -13,15 +13,16 @@ import os
 import sys
 from pathlib import Path
 
-from ..artifacts import fingerprint
+from ..artifacts import content_fingerprint
 from ..config import to_dict
 
 UNITS = "units.jsonl"
 
 
 def run_identity(config, models: dict) -> dict:
-    """What must be equal for finished units to be reused: the bench config and each model folder's contents."""
-    return {"config": to_dict(config), "models": {name: fingerprint(path) for name, path in models.items()}}
+    """What must be equal for finished units to be reused: the bench config and each model folder's bytes
+    (not timestamps: a checkpoint rebuilt or copied with the same bytes keeps its finished units)."""
+    return {"config": to_dict(config), "models": {name: content_fingerprint(path) for name, path in models.items()}}
 
 
 def unit_key(task: str, model: str, seed) -> str:
