@@ -7,7 +7,8 @@
     python benchmarks/corpus_speed.py --memory 1000        # + flat-memory check on a 1000 MB input
                                                            #   (written to /tmp, deleted afterwards)
     python benchmarks/corpus_speed.py --scaling --memory 100   # 1 vs 2 workers, alternated, 3 rounds each;
-                                                           #   + 100 MB of recombined licence and FOMC text
+                                                           #   + 100 MB of recombined licence, FOMC and MedQuAD
+                                                           #   text and of stdlib copies
 
 Each build runs in a fresh child process whose peak memory (the proportional set size summed over the
 process and its workers, sampled every 0.1 s with psutil) is recorded. "read only" is the baseline: the same sources
@@ -152,6 +153,36 @@ def finance_paragraphs() -> list[str]:
     return [" ".join(sentences[i:i + 5]) for i in range(0, len(sentences) - 5, 5)]
 
 
+def medquad_paragraphs() -> list[str]:
+    """MedQuAD answers, the medical build's own text (names and all: the de-identifier runs on them)."""
+    from domain_electra.corpus import CorpusConfig
+    from domain_electra.corpus.readers import ReadOptions, Skipped, iter_sources, read_source
+
+    config = CorpusConfig(**BUILDS["medical"])
+    opts = ReadOptions(config.text_field, (".xml",), config.max_chars, join_rows=False)
+    return [item.text for src in iter_sources(config.sources, opts.extensions, ())
+            if not isinstance(src, Skipped) for item in read_source(src, opts)
+            if not isinstance(item, Skipped) and len(item.text) > 200]
+
+
+def stdlib_copies(folder: Path, megabytes: int) -> None:
+    """The standard library's .py files copied until `megabytes`, each copy's files with one line of its own
+    (a near-duplicate of the first copy, as a monorepo's vendored copies are), for code's scaling figure."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts and p.is_file())
+    written, copy = 0, 0
+    while written < megabytes * 1_000_000:
+        for src in files:
+            text = src.read_text(errors="ignore")
+            dest = folder / f"copy{copy}" / src.relative_to(stdlib)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(f"# vendored copy {copy}\n{text}" if copy else text)
+            written += len(text)
+            if written >= megabytes * 1_000_000:
+                break
+        copy += 1
+
+
 def versions() -> str:
     from importlib import metadata
 
@@ -228,6 +259,13 @@ def main() -> None:
             make_big_input(tmp / "finance.jsonl", args.memory, paragraphs=finance_paragraphs())
             runs.append((f"finance, FOMC recombined {args.memory} MB",
                          dict(domain="finance", sources=[str(tmp / "finance.jsonl")], decontaminate=False)))
+        if args.scaling and "medical" in args.domains.split(","):  # medical's real input is ~10 MB
+            make_big_input(tmp / "medical.jsonl", args.memory, paragraphs=medquad_paragraphs())
+            runs.append((f"medical, MedQuAD recombined {args.memory} MB (PHI on)",
+                         dict(domain="medical", sources=[str(tmp / "medical.jsonl")], decontaminate=False)))
+        if args.scaling and "code" in args.domains.split(","):  # the stdlib is ~30 MB of code
+            stdlib_copies(tmp / "code", args.memory)
+            runs.append((f"code, stdlib copies {args.memory} MB", dict(domain="code", sources=[str(tmp / "code")])))
     if not args.scaling:
         print("| build | mode | workers | input MB | docs in | docs out | s total | s setup | MB/s/worker (wall, excl. "
               "setup) | MB per CPU-s (excl. setup) | peak PSS MB |")
