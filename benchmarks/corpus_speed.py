@@ -140,29 +140,26 @@ def make_big_input(path: Path, megabytes: int, seed: int = 0, paragraphs: list[s
             written += len(line)
 
 
-def finance_paragraphs() -> list[str]:
-    """Runs of five consecutive FOMC sentences (minutes and press conferences), the finance build's own text."""
+def build_texts(build: str, extensions: tuple[str, ...]) -> list[str]:
+    """Every record a build's sources hold, read as the build reads them (one text per row)."""
     from domain_electra.corpus import CorpusConfig
     from domain_electra.corpus.readers import ReadOptions, Skipped, iter_sources, read_source
 
-    config = CorpusConfig(**BUILDS["finance"])
-    opts = ReadOptions(config.text_field, (".csv", ".parquet", ".jsonl", ".json", ".tsv"), config.max_chars,
-                       join_rows=False)
-    sentences = [item.text for src in iter_sources(config.sources, opts.extensions, ())
-                 if not isinstance(src, Skipped) for item in read_source(src, opts) if not isinstance(item, Skipped)]
+    config = CorpusConfig(**BUILDS[build])
+    opts = ReadOptions(config.text_field, extensions, config.max_chars, join_rows=False)
+    return [item.text for src in iter_sources(config.sources, opts.extensions, ())
+            if not isinstance(src, Skipped) for item in read_source(src, opts) if not isinstance(item, Skipped)]
+
+
+def finance_paragraphs() -> list[str]:
+    """Runs of five consecutive FOMC sentences (minutes and press conferences), the finance build's own text."""
+    sentences = build_texts("finance", (".csv", ".parquet", ".jsonl", ".json", ".tsv"))
     return [" ".join(sentences[i:i + 5]) for i in range(0, len(sentences) - 5, 5)]
 
 
 def medquad_paragraphs() -> list[str]:
     """MedQuAD answers, the medical build's own text (names and all: the de-identifier runs on them)."""
-    from domain_electra.corpus import CorpusConfig
-    from domain_electra.corpus.readers import ReadOptions, Skipped, iter_sources, read_source
-
-    config = CorpusConfig(**BUILDS["medical"])
-    opts = ReadOptions(config.text_field, (".xml",), config.max_chars, join_rows=False)
-    return [item.text for src in iter_sources(config.sources, opts.extensions, ())
-            if not isinstance(src, Skipped) for item in read_source(src, opts)
-            if not isinstance(item, Skipped) and len(item.text) > 200]
+    return [text for text in build_texts("medical", (".xml",)) if len(text) > 200]
 
 
 def stdlib_copies(folder: Path, megabytes: int) -> None:
@@ -170,11 +167,11 @@ def stdlib_copies(folder: Path, megabytes: int) -> None:
     (a near-duplicate of the first copy, as a monorepo's vendored copies are), for code's scaling figure."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     files = sorted(p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts and p.is_file())
+    texts = [(src.relative_to(stdlib), src.read_text(errors="ignore")) for src in files]  # read once, copied often
     written, copy = 0, 0
     while written < megabytes * 1_000_000:
-        for src in files:
-            text = src.read_text(errors="ignore")
-            dest = folder / f"copy{copy}" / src.relative_to(stdlib)
+        for relative, text in texts:
+            dest = folder / f"copy{copy}" / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(f"# vendored copy {copy}\n{text}" if copy else text)
             written += len(text)
@@ -243,7 +240,8 @@ def main() -> None:
     print(f"# corpus_speed: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu}, {psutil.cpu_count()} cores "
           f"(load {os.getloadavg()[0]:.1f}), {versions()}")
     runs = []
-    for d in (d for d in args.domains.split(",") if d):
+    domains = [d for d in args.domains.split(",") if d]
+    for d in domains:
         if args.language_id in ("on", "both") or d == "code":
             runs.append((d, BUILDS[d]))
         if args.language_id in ("off", "both") and d != "code":  # code takes its language from the extension
@@ -255,15 +253,15 @@ def main() -> None:
             make_big_input(tmp / f"big-{mb}.jsonl", mb)
             runs.append((f"repeated {mb} MB", dict(domain="legal", sources=[str(tmp / f"big-{mb}.jsonl")],
                                                    decontaminate=False)))
-        if args.scaling and "finance" in args.domains.split(","):  # finance's real input is 0.7 s of work
+        if args.scaling and "finance" in domains:  # finance's real input is 0.7 s of work
             make_big_input(tmp / "finance.jsonl", args.memory, paragraphs=finance_paragraphs())
             runs.append((f"finance, FOMC recombined {args.memory} MB",
                          dict(domain="finance", sources=[str(tmp / "finance.jsonl")], decontaminate=False)))
-        if args.scaling and "medical" in args.domains.split(","):  # medical's real input is ~10 MB
+        if args.scaling and "medical" in domains:  # medical's real input is ~10 MB
             make_big_input(tmp / "medical.jsonl", args.memory, paragraphs=medquad_paragraphs())
             runs.append((f"medical, MedQuAD recombined {args.memory} MB (PHI on)",
                          dict(domain="medical", sources=[str(tmp / "medical.jsonl")], decontaminate=False)))
-        if args.scaling and "code" in args.domains.split(","):  # the stdlib is ~30 MB of code
+        if args.scaling and "code" in domains:  # the stdlib is ~30 MB of code
             stdlib_copies(tmp / "code", args.memory)
             runs.append((f"code, stdlib copies {args.memory} MB", dict(domain="code", sources=[str(tmp / "code")])))
     if not args.scaling:
